@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SAM2Workbench",
+    products: [
+        .executable(name: "workbench", targets: ["WorkbenchCLI"]),
+        .library(name: "SAM2", targets: ["SAM2"]),
+        .library(name: "Workbench", targets: ["Workbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .target(
+            name: "SAM2",
+            dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(name: "Workbench", dependencies: ["SAM2", "CLua", "CEdit"]),
+        .executableTarget(
+            name: "WorkbenchCLI",
+            dependencies: ["SAM2", "Workbench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "SAM2Tests", dependencies: ["SAM2"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "SAM2"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

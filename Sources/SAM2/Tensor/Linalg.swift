@@ -1,0 +1,69 @@
+import COpenBLAS
+
+extension Tensor {
+    /// C = alpha·op(A)·op(B) + beta·C on raw row-major buffers through OpenBLAS `cblas_sgemm`.
+    /// Assumes each pointer addresses at least the rows×ld elements implied by the dimensions.
+    @inlinable
+    public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Matrix product over the last two dimensions; leading (batch) dimensions must match, or `other` is 2-d
+    /// and shared by every batch item. `transposeA`/`transposeB` use the transposed last two dimensions.
+    public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(rank >= 2 && other.rank >= 2, "matmul needs rank ≥ 2, got \(shape) and \(other.shape)")
+        let m = transposeA ? shape[rank - 1] : shape[rank - 2]
+        let k = transposeA ? shape[rank - 2] : shape[rank - 1]
+        let kb = transposeB ? other.shape[other.rank - 1] : other.shape[other.rank - 2]
+        let n = transposeB ? other.shape[other.rank - 2] : other.shape[other.rank - 1]
+        precondition(k == kb, "matmul: inner dimensions differ: \(shape) × \(other.shape)")
+        let batchA = Array(shape.dropLast(2))
+        let batchB = Array(other.shape.dropLast(2))
+        precondition(batchB.isEmpty || batchA == batchB, "matmul: batch dimensions differ: \(shape) × \(other.shape)")
+        let batch = batchA.reduce(1, *)
+        let sharedB = batchB.isEmpty
+        let lda = shape[rank - 1], ldb = other.shape[other.rank - 1]
+        return Tensor(shape: batchA + [m, n]) { out in
+            withUnsafeBufferPointer { a in
+                other.withUnsafeBufferPointer { b in
+                    for i in 0..<batch {
+                        Tensor.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                                     a: a.baseAddress! + i * m * k, lda: lda,
+                                     b: b.baseAddress! + (sharedB ? 0 : i * k * n), ldb: ldb,
+                                     c: out.baseAddress! + i * m * n, ldc: n)
+                    }
+                }
+            }
+        }
+    }
+
+    /// PyTorch `nn.Linear`: x[..., in] · weightᵀ (weight is [out, in]) + bias[out].
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        precondition(weight.rank == 2 && shape.last == weight.shape[1],
+                     "linear: input \(shape) does not fit weight \(weight.shape)")
+        let outF = weight.shape[0], inF = weight.shape[1]
+        let rows = count / max(inF, 1)
+        var outShape = shape
+        outShape[rank - 1] = outF
+        return Tensor(shape: outShape) { out in
+            let o = out.baseAddress!
+            if let bias {
+                precondition(bias.count == outF, "linear: bias has \(bias.count) elements, expected \(outF)")
+                bias.withUnsafeBufferPointer { bp in
+                    for r in 0..<rows { (o + r * outF).update(from: bp.baseAddress!, count: outF) }
+                }
+            }
+            withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { w in
+                    Tensor.sgemm(transB: true, m: rows, n: outF, k: inF, a: x.baseAddress!, lda: inF,
+                                 b: w.baseAddress!, ldb: inF, beta: bias == nil ? 0 : 1, c: o, ldc: outF)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+import SAM2
+import Workbench
+
+struct WorkbenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workbench",
+        abstract: "SAM 2 in Swift: native model, checkpoint tools and a Lua experiment workbench.",
+        subcommands: []
+    )
+}
+
+WorkbenchCommand.main()

@@ -1,0 +1,8 @@
+import XCTest
+@testable import Workbench
+
+final class LuaLinkTests: XCTestCase {
+    func testEmbeddedLuaIs54() {
+        XCTAssertEqual(WorkbenchInfo.luaVersion, "Lua 5.4")
+    }
+}
