@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import SAM2
+import SAM2
 
 /// Folder of committed fixtures (made by Scripts/fixtures/*.py from the official PyTorch / sam2 packages).
 let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Workbench
+import Workbench
 
 final class LuaLinkTests: XCTestCase {
     func testEmbeddedLuaIs54() {
