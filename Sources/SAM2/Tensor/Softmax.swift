@@ -43,7 +43,7 @@ extension Tensor {
                             for j in 0..<len { sum[j] = 0 }
                             for k in 0..<n {
                                 let xk = x + k * inner, yk = y + k * inner
-                                for j in 0..<len { let e = expf(xk[j] - mx[j]); yk[j] = e; sum[j] += e }
+                                for j in 0..<len { let e = FastMath.exp(xk[j] - mx[j]); yk[j] = e; sum[j] += e }
                             }
                             for k in 0..<n {
                                 let xk = x + k * inner, yk = y + k * inner
@@ -65,8 +65,8 @@ extension Tensor {
         var m = -Float.infinity
         for j in 0..<n where x[j] > m || x[j].isNaN { m = x[j] }
         // A row of all −∞ (fully masked) gives NaN as in torch; keep the subtraction as is.
-        var sum: Float = 0
-        for j in 0..<n { let e = expf(x[j] - m); y[j] = e; sum += e }
+        for j in 0..<n { y[j] = FastMath.exp(x[j] - m) }
+        let sum = sumOfRow(UnsafePointer(y), n)
         if log {
             let ls = logf(sum)
             for j in 0..<n { y[j] = x[j] - m - ls }
@@ -74,5 +74,19 @@ extension Tensor {
             let inv = 1 / sum
             for j in 0..<n { y[j] *= inv }
         }
+    }
+
+    /// Sum of `n` contiguous elements in eight interleaved partial sums (a strict sequential Float sum
+    /// cannot be vectorised). Assumes `x` addresses `n` elements.
+    private static func sumOfRow(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0)
+        var j = 0
+        while j + 8 <= n {
+            acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            j += 8
+        }
+        var s = acc.sum()
+        while j < n { s += x[j]; j += 1 }
+        return s
     }
 }
