@@ -1,0 +1,91 @@
+import Foundation
+
+extension Tensor {
+    /// PyTorch `nn.LayerNorm` over the last dimension: (x − mean)/√(var + eps)·weight + bias, biased variance.
+    /// `weight` and `bias` have the size of the last dimension (either may be omitted).
+    public func layerNorm(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
+        precondition(rank >= 1, "layerNorm: needs rank ≥ 1, got \(shape)")
+        let n = shape[rank - 1]
+        precondition(weight == nil || weight!.count == n, "layerNorm: weight \(weight!.shape) for last dimension \(n)")
+        precondition(bias == nil || bias!.count == n, "layerNorm: bias \(bias!.shape) for last dimension \(n)")
+        if count == 0 { return self }
+        let rows = count / n
+        let w = weight?.data, b = bias?.data
+        return Tensor(shape: shape) { out in
+            withUnsafeBufferPointer { src in
+                // Assumes src/out hold rows·n contiguous elements; each row is normalised independently.
+                let s = src.baseAddress!, o = out.baseAddress!
+                Parallel.forChunks(rows, grain: Swift.max(1, 8192 / n)) { range in
+                    for r in range {
+                        let x = s + r * n, y = o + r * n
+                        // Two passes with Double accumulators: mean, then the centred sum of squares.
+                        var sum = 0.0
+                        for j in 0..<n { sum += Double(x[j]) }
+                        let mean = sum / Double(n)
+                        var sq = 0.0
+                        for j in 0..<n { let d = Double(x[j]) - mean; sq += d * d }
+                        let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
+                        let m = Float(mean)
+                        switch (w, b) {
+                        case let (w?, b?): for j in 0..<n { y[j] = (x[j] - m) * rstd * w[j] + b[j] }
+                        case let (w?, nil): for j in 0..<n { y[j] = (x[j] - m) * rstd * w[j] }
+                        case let (nil, b?): for j in 0..<n { y[j] = (x[j] - m) * rstd + b[j] }
+                        case (nil, nil): for j in 0..<n { y[j] = (x[j] - m) * rstd }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// SAM's `LayerNorm2d` on [N, C, H, W]: normalises over C at every pixel (biased variance), then applies
+    /// per-channel `weight`/`bias` [C].
+    public func layerNorm2d(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-6) -> Tensor {
+        precondition(rank == 4, "layerNorm2d: needs [N, C, H, W], got \(shape)")
+        let nB = shape[0], c = shape[1], hw = shape[2] * shape[3]
+        precondition(weight == nil || weight!.count == c, "layerNorm2d: weight \(weight!.shape) for \(c) channels")
+        precondition(bias == nil || bias!.count == c, "layerNorm2d: bias \(bias!.shape) for \(c) channels")
+        if count == 0 { return self }
+        let w = weight?.data ?? [Float](repeating: 1, count: c)
+        let b = bias?.data ?? [Float](repeating: 0, count: c)
+        // Pixels are processed in blocks so the per-pixel accumulators stay in cache while the loop over
+        // channels reads each channel plane's block contiguously.
+        let block = 256
+        let blocksPerImage = (hw + block - 1) / block
+        return Tensor(shape: shape) { out in
+            withUnsafeBufferPointer { src in
+                // Assumes src/out hold N·C·HW contiguous elements.
+                let s = src.baseAddress!, o = out.baseAddress!
+                Parallel.forChunks(nB * blocksPerImage, grain: 1) { range in
+                    var acc = [Double](repeating: 0, count: block)
+                    var meanF = [Float](repeating: 0, count: block)
+                    var rstdF = [Float](repeating: 0, count: block)
+                    for task in range {
+                        let img = task / blocksPerImage, p0 = (task % blocksPerImage) * block
+                        let len = Swift.min(block, hw - p0)
+                        let base = img * c * hw + p0
+                        for j in 0..<len { acc[j] = 0 }
+                        for ch in 0..<c {
+                            let x = s + base + ch * hw
+                            for j in 0..<len { acc[j] += Double(x[j]) }
+                        }
+                        for j in 0..<len { meanF[j] = Float(acc[j] / Double(c)); acc[j] = 0 }
+                        for ch in 0..<c {
+                            let x = s + base + ch * hw
+                            for j in 0..<len {
+                                let d = Double(x[j]) - Double(meanF[j])
+                                acc[j] += d * d
+                            }
+                        }
+                        for j in 0..<len { rstdF[j] = Float(1 / (acc[j] / Double(c) + Double(eps)).squareRoot()) }
+                        for ch in 0..<c {
+                            let x = s + base + ch * hw, y = o + base + ch * hw
+                            let wc = w[ch], bc = b[ch]
+                            for j in 0..<len { y[j] = (x[j] - meanF[j]) * rstdF[j] * wc + bc }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
