@@ -193,11 +193,7 @@ enum AttentionKernel {
         let blasThreads = openblas_get_num_threads()
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(blasThreads) }
-        let chunk = (tasks + plan.workers - 1) / plan.workers
-        DispatchQueue.concurrentPerform(iterations: plan.workers) { w in
-            let lo = w * chunk, hi = min(tasks, lo + chunk)
-            if lo < hi { body(lo..<hi) }
-        }
+        Parallel.forChunks(tasks, grain: 1, body)  // one chunk (and one scratch buffer) per worker
     }
 
     /// One problem after another, big row blocks: OpenBLAS threads the sgemms, the softmax is split by rows.
