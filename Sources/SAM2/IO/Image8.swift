@@ -46,6 +46,19 @@ public struct Image8: Equatable, Sendable {
         set { pixels[(y * width + x) * channels + c] = newValue }
     }
 
+    /// The pixels of the rectangle [x0, x1) × [y0, y1), clamped to the image (numpy `image[y0:y1, x0:x1]`).
+    public func cropped(x0: Int, y0: Int, x1: Int, y1: Int) -> Image8 {
+        let (ax, ay) = (Swift.max(0, Swift.min(x0, width)), Swift.max(0, Swift.min(y0, height)))
+        let (bx, by) = (Swift.max(ax, Swift.min(x1, width)), Swift.max(ay, Swift.min(y1, height)))
+        var out = Image8(width: bx - ax, height: by - ay, channels: channels)
+        let rowBytes = (bx - ax) * channels
+        for y in ay..<by where rowBytes > 0 {
+            let src = (y * width + ax) * channels
+            out.pixels.replaceSubrange(((y - ay) * rowBytes)..<((y - ay + 1) * rowBytes), with: pixels[src..<(src + rowBytes)])
+        }
+        return out
+    }
+
     /// The image as 3-channel RGB the way PIL's `convert("RGB")` does it: gray replicated, alpha dropped (not composited).
     public var rgb: Image8 {
         if channels == 3 { return self }

@@ -207,6 +207,27 @@ extension Tensor {
         return slice(axis: ax, start: i, end: i + 1).squeezed(axis: ax)
     }
 
+    /// torch.index_select: the slices at `indices` (in that order, repeats allowed) along `axis`.
+    public func indexSelect(_ indices: [Int], axis: Int = 0) -> Tensor {
+        let ax = checkedAxis(axis, "indexSelect")
+        let outer = shape[..<ax].reduce(1, *), dim = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
+        precondition(indices.allSatisfy { $0 >= 0 && $0 < dim }, "indexSelect: index out of range for dimension \(dim)")
+        var outShape = shape
+        outShape[ax] = indices.count
+        return withUnsafeBufferPointer { src in
+            Tensor(shape: outShape) { dst in
+                // src is outer×dim×inner, dst outer×indices.count×inner; every row copied is `inner` long.
+                var o = 0
+                for b in 0..<outer {
+                    for i in indices {
+                        (dst.baseAddress! + o).update(from: src.baseAddress! + (b * dim + i) * inner, count: inner)
+                        o += inner
+                    }
+                }
+            }
+        }
+    }
+
     /// torch.split with explicit sizes (must sum to the dimension).
     public func split(sizes: [Int], axis: Int) -> [Tensor] {
         let ax = checkedAxis(axis, "split")
