@@ -60,7 +60,7 @@ final class MaskDecoderTests: XCTestCase {
         var batchImage = false
     }
 
-    func cases() throws -> [Case] {
+    static func cases() throws -> [Case] {
         let click = (coords: Tensor(shape: [1, 1, 2], data: [100, 150]), labels: Tensor(shape: [1, 1], data: [1]))
         let clicks = (coords: Tensor(shape: [1, 2, 2], data: [100, 150, 30, 60]), labels: Tensor(shape: [1, 2], data: [1, 0]))
         let boxes = try fixture("decoder/boxes_boxes.npy")
@@ -88,7 +88,7 @@ final class MaskDecoderTests: XCTestCase {
         let imageEmbed = try fixture("decoder/image_embed.npy")
         let highRes = [try fixture("decoder/feat_s0.npy"), try fixture("decoder/feat_s1.npy")]
         let imagePE = encoder.getDensePE()
-        for c in try cases() {
+        for c in try Self.cases() {
             let decoder: any MaskDecoding = try Self.decoder(c.decoder)
             let (sparse, dense) = try encoder(points: c.points, boxes: c.boxes, masks: c.masks)
             let b = sparse.shape[0]

@@ -38,7 +38,7 @@ public struct PromptEncoder: PromptEncoding {
     public let imageEmbeddingSize: (height: Int, width: Int)
     public let inputImageSize: (height: Int, width: Int)
     /// `pe_layer`, with embedDim/2 frequencies.
-    public var peLayer: PositionEmbeddingRandom
+    public let peLayer: PositionEmbeddingRandom
     /// `point_embeddings.{0…3}.weight`, each [1, C]: negative click, positive click, box top-left, box bottom-right.
     public var pointEmbeddings: [Tensor]
     /// `not_a_point_embed.weight` [1, C], for padding points (label −1).
@@ -47,6 +47,8 @@ public struct PromptEncoder: PromptEncoding {
     public var noMaskEmbed: Tensor
     /// `mask_downscaling` layers 0, 1, 3, 4, 6 (GELU at 2 and 5).
     public var maskDownscaling: (conv0: Conv2d, norm1: LayerNorm2d, conv3: Conv2d, norm4: LayerNorm2d, conv6: Conv2d)
+    /// `get_dense_pe()` computed once: it depends only on the weights, and the predictors ask for it every call.
+    private let densePE: Tensor
 
     public var maskInputSize: (height: Int, width: Int) {
         (4 * imageEmbeddingSize.height, 4 * imageEmbeddingSize.width)
@@ -70,11 +72,10 @@ public struct PromptEncoder: PromptEncoding {
             conv3: try Conv2d(md.scoped("3"), inChannels: maskInChans / 4, outChannels: maskInChans, kernelSize: 2, stride: 2),
             norm4: try LayerNorm2d(md.scoped("4"), channels: maskInChans),
             conv6: try Conv2d(md.scoped("6"), inChannels: maskInChans, outChannels: embedDim, kernelSize: 1))
+        densePE = peLayer(size: imageEmbeddingSize).unsqueezed(axis: 0)
     }
 
-    public func getDensePE() -> Tensor {
-        peLayer(size: imageEmbeddingSize).unsqueezed(axis: 0)
-    }
+    public func getDensePE() -> Tensor { densePE }
 
     public func callAsFunction(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Tensor?) throws
         -> (sparse: Tensor, dense: Tensor) {
