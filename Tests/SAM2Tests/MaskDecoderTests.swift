@@ -49,6 +49,15 @@ final class MaskDecoderTests: XCTestCase {
         assertClose(out, try fixture("decoder/attn_out.npy"), atol: 1e-5, "Attention")
     }
 
+    func testProjectHighResFeatures() throws {
+        let x = try fixture("decoder/conv_s_in.npy")
+        let hr = try XCTUnwrap(try Self.decoder("sam_mask_decoder").projectHighResFeatures(x, x))
+        assertClose(hr[0], try fixture("decoder/conv_s0_out.npy"), atol: 1e-5, "conv_s0")
+        assertClose(hr[1], try fixture("decoder/conv_s1_out.npy"), atol: 1e-5, "conv_s1")
+        XCTAssertNil(try Self.decoder("plain").projectHighResFeatures(x, x))
+        XCTAssertThrowsError(try Self.decoder("sam_mask_decoder").projectHighResFeatures(x, Tensor.zeros([1, 8, 4, 4])))
+    }
+
     struct Case {
         var name: String
         var decoder: String

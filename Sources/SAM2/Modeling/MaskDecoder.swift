@@ -77,6 +77,9 @@ public struct MaskDecoder: MaskDecoding {
     public var objScoreToken: Tensor?
     /// `output_upscaling` layers 0, 1, 3 (GELU at 2 and 4).
     public var outputUpscaling: (convT0: Tensor, convT0Bias: Tensor, norm1: LayerNorm2d, convT3: Tensor, convT3Bias: Tensor)
+    /// `conv_s0` (C → C/8) and `conv_s1` (C → C/4), 1×1, when `useHighResFeatures`: see `projectHighResFeatures`.
+    public var convS0: Conv2d?
+    public var convS1: Conv2d?
     /// `output_hypernetworks_mlps.{i}`: one 3-layer MLP per mask token, C → C → C/8.
     public var outputHypernetworksMLPs: [MLP]
     /// `iou_prediction_head`.
@@ -87,8 +90,7 @@ public struct MaskDecoder: MaskDecoding {
     /// Mask tokens (`num_multimask_outputs + 1`).
     public var numMaskTokens: Int { config.numMultimaskOutputs + 1 }
 
-    /// Reads the official parameters under `w` (e.g. `sam_mask_decoder`). `conv_s0` / `conv_s1` are read by
-    /// the model, which applies them to the backbone features before the decoder (as `SAM2Base.forward_image`).
+    /// Reads the official parameters under `w` (e.g. `sam_mask_decoder`).
     public init(_ w: Weights, config: MaskDecoderConfig = MaskDecoderConfig()) throws {
         self.config = config
         let c = config.transformerDim
@@ -103,6 +105,10 @@ public struct MaskDecoder: MaskDecoding {
         outputUpscaling = (convT0: try up("0.weight", shape: [c, c / 4, 2, 2]), convT0Bias: try up("0.bias", shape: [c / 4]),
                            norm1: try LayerNorm2d(up.scoped("1"), channels: c / 4),
                            convT3: try up("3.weight", shape: [c / 4, c / 8, 2, 2]), convT3Bias: try up("3.bias", shape: [c / 8]))
+        if config.useHighResFeatures {
+            convS0 = try Conv2d(w.scoped("conv_s0"), inChannels: c, outChannels: c / 8, kernelSize: 1)
+            convS1 = try Conv2d(w.scoped("conv_s1"), inChannels: c, outChannels: c / 4, kernelSize: 1)
+        }
         outputHypernetworksMLPs = try (0..<tokens).map { i in
             try MLP(w.scoped("output_hypernetworks_mlps.\(i)"), inputDim: c, hiddenDim: c, outputDim: c / 8, numLayers: 3)
         }
@@ -117,6 +123,18 @@ public struct MaskDecoder: MaskDecoding {
         } else {
             predObjScoreHead = nil
         }
+    }
+
+    /// The decoder's `conv_s0` / `conv_s1` applied to the backbone's two high-resolution FPN levels [·, C, 4h, 4w]
+    /// and [·, C, 2h, 2w], giving the `highResFeatures` argument. The official model does this once per image in
+    /// `SAM2Base.forward_image`, not inside the decoder. Nil when the decoder uses no high-res features.
+    public func projectHighResFeatures(_ fpnLevel0: Tensor, _ fpnLevel1: Tensor) throws -> [Tensor]? {
+        guard let convS0, let convS1 else { return nil }
+        let c = config.transformerDim
+        for (name, f) in [("FPN level 0", fpnLevel0), ("FPN level 1", fpnLevel1)] where !(f.rank == 4 && f.shape[1] == c) {
+            throw MaskDecoderError.shapeMismatch(argument: name, expected: "[B, \(c), H, W]", got: f.shape)
+        }
+        return [convS0(fpnLevel0), convS1(fpnLevel1)]
     }
 
     public func callAsFunction(imageEmbeddings: Tensor, imagePE: Tensor, sparsePromptEmbeddings: Tensor,
