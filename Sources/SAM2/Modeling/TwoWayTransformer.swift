@@ -41,15 +41,13 @@ public struct TwoWayAttentionBlock: Sendable {
         }
         queries = norm1(queries)
 
-        var q = queries + queryPE
-        var k = keys + keyPE
-        queries = norm2(queries + crossAttnTokenToImage(q: q, k: k, v: keys))
+        // keys + keyPE serves both cross-attentions: keys only change at the end of the block.
+        let k = keys + keyPE
+        queries = norm2(queries + crossAttnTokenToImage(q: queries + queryPE, k: k, v: keys))
 
         queries = norm3(queries + mlp(queries))
 
-        q = queries + queryPE
-        k = keys + keyPE
-        keys = norm4(keys + crossAttnImageToToken(q: k, k: q, v: queries))
+        keys = norm4(keys + crossAttnImageToToken(q: k, k: queries + queryPE, v: queries))
         return (queries, keys)
     }
 }
