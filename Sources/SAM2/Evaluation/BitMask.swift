@@ -57,23 +57,36 @@ public struct BitMask: Equatable, Sendable {
         var planes = [[UInt64]](repeating: [], count: ids.count)
         let empty = BitMask(width: mask.width, height: mask.height)
         let (w, h, wpr) = (mask.width, mask.height, empty.wordsPerRow)
+        if w == 0 || h == 0 { return Array(repeating: empty, count: ids.count) }
         var out = [UInt64](repeating: 0, count: ids.count * wpr * h)
         mask.indices.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 // src holds h·w bytes; dst holds ids.count planes of h·wpr zeroed words.
                 let (s, d) = (src, dst)
                 let plane = wpr * h
+                let raw = UnsafeRawPointer(s.baseAddress!)
                 for y in 0..<h {
                     let row = y * w, base = y * wpr
                     var x = 0
-                    while x < w {
-                        // Background dominates annotations: skip 8 zero bytes at a time.
-                        if x + 8 <= w, UnsafeRawPointer(s.baseAddress! + row + x).loadUnaligned(as: UInt64.self) == 0 {
-                            x += 8; continue
+                    // Groups of 8 pixels start at multiples of 8, so a group's bits never straddle two words.
+                    while x + 8 <= w {
+                        let group = raw.loadUnaligned(fromByteOffset: row + x, as: UInt64.self)
+                        if group == 0 { x += 8; continue }  // background dominates annotations
+                        let first = group & 0xFF
+                        if group == first &* 0x0101_0101_0101_0101 {
+                            let k = slot[Int(first)]
+                            if k >= 0 { d[k * plane + base + (x >> 6)] |= 0xFF << UInt64(x & 63) }
+                        } else {
+                            for i in x..<(x + 8) {
+                                let k = slot[Int(s[row + i])]
+                                if k >= 0 { d[k * plane + base + (i >> 6)] |= 1 << UInt64(i & 63) }
+                            }
                         }
-                        let k = slot[Int(s[row + x])]
-                        if k >= 0 { d[k * plane + base + (x >> 6)] |= 1 << UInt64(x & 63) }
-                        x += 1
+                        x += 8
+                    }
+                    for i in x..<w {
+                        let k = slot[Int(s[row + i])]
+                        if k >= 0 { d[k * plane + base + (i >> 6)] |= 1 << UInt64(i & 63) }
                     }
                 }
             }
