@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import SAM2
+
+/// `workbench eval --gt DIR --pred DIR`: DAVIS J&F of a folder of predicted masks against ground truth.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "J&F (DAVIS 2017 protocol) of predicted masks against ground truth.",
+        discussion: """
+        Both folders hold <sequence>/<frame>.png palette PNGs (index = object id, DAVIS layout), or with
+        --per-object <sequence>/<object>/<frame>.png binary PNGs (SA-V layout). The first and last annotated
+        frames are not scored; a missing prediction counts as an empty mask; predicted ids the ground truth
+        does not have are ignored.
+        """
+    )
+
+    @Option(help: "Ground-truth folder.")
+    var gt: String
+
+    @Option(help: "Prediction folder (same layout as --gt).")
+    var pred: String
+
+    @Flag(name: .customLong("per-object"), help: "SA-V layout: one folder of binary PNGs per object.")
+    var perObject = false
+
+    @Option(help: "Comma-separated sequences to evaluate (default: every sequence folder of --gt).")
+    var sequences: String?
+
+    @Option(help: "Write all results (global, per sequence, per object, per frame) as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Write the per-object table and the global line as CSV to this file.")
+    var csv: String?
+
+    func run() throws {
+        let names = sequences.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        let evaluation = VOSEvaluation(groundTruth: gt, predictions: pred, layout: perObject ? .perObject : .palette,
+                                       sequences: names)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let bar = ProgressBar(start: start)
+        let result: EvaluationResult
+        do { result = try evaluation.run(progress: bar.update) }
+        catch let error as EvaluationError { fail(error.description) }
+        bar.finish()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+
+        print(pad("Sequence", 28) + pad("Object", 10) + pad("J&F", 9) + pad("J-Mean", 9) + "F-Mean")
+        for s in result.sequences {
+            for o in s.objects {
+                print(pad(s.name, 28) + pad(o.object, 10) + pad(fmt(o.jAndF), 9) + pad(fmt(o.jStatistics.mean), 9) + fmt(o.fStatistics.mean))
+            }
+            if s.objects.count > 1 {
+                print(pad(s.name, 28) + pad("(mean)", 10) + pad(fmt(s.jAndF), 9) + pad(fmt(s.jMean), 9) + fmt(s.fMean))
+            }
+        }
+        print("")
+        print(result.global.columns.map { pad($0.0, 10) }.joined())
+        print(result.global.columns.map { pad(fmt($0.1), 10) }.joined())
+        let objects = result.objects.count
+        print(String(format: "%d sequences, %d objects, %d frame pairs in %.2f s", result.sequences.count, objects, result.framePairs, seconds))
+        if !result.missingPredictions.isEmpty {
+            let shown = result.missingPredictions.prefix(3).joined(separator: ", ")
+            warn("\(result.missingPredictions.count) prediction file(s) missing, scored as empty masks: \(shown)\(result.missingPredictions.count > 3 ? ", …" : "")")
+        }
+        do {
+            if let path = json { try result.jsonData().write(to: URL(fileURLWithPath: path)) }
+            if let path = csv { try result.csv.write(toFile: path, atomically: true, encoding: .utf8) }
+        } catch {
+            fail("cannot write results: \(error.localizedDescription)")
+        }
+    }
+
+    private func fmt(_ v: Double) -> String { v.isNaN ? "nan" : String(format: "%.3f", v) }
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    private func warn(_ message: String) { FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        EvalCommand.exit(withError: ExitCode.failure)
+    }
+}
+
+/// A one-line progress bar with ETA on stderr, redrawn at most 5 times a second, only when stderr is a terminal.
+final class ProgressBar: @unchecked Sendable {
+    private let start: UInt64
+    private var lastDraw: UInt64 = 0
+    private var drawn = false
+    private let enabled = isatty(2) != 0
+
+    init(start: UInt64) { self.start = start }
+
+    /// Called serialised by the evaluation after each frame pair.
+    func update(_ done: Int, _ total: Int) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard done == total || now - lastDraw > 200_000_000 else { return }
+        lastDraw = now
+        let elapsed = Double(now - start) / 1e9
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let width = 30, filled = total > 0 ? width * done / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "\r[%@] %d/%d frames  %.1f s elapsed  ETA %.1f s ", bar, done, total, elapsed, eta)
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    /// Ends the bar's line.
+    func finish() { if drawn { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
