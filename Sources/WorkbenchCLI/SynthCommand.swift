@@ -28,6 +28,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Frames an object stays hidden per event.") var hiddenFrames: Int = 8
     @Option(help: "JPEG quality 1…100.") var jpegQuality: Int = 90
     @Option(help: "Base seed; video i uses a seed derived from it.") var seed: UInt64 = 0
+    @Option(help: "Also write Synthetic/<seq>_sheet.png: every K-th frame with its masks overlaid (0: off).") var sheetEvery: Int = 0
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
 
     func config() throws -> SyntheticVideoConfig {
@@ -61,6 +62,7 @@ struct SynthCommand: ParsableCommand {
 
     func validate() throws {
         if videos < 1 { throw ValidationError("--videos must be ≥ 1, got \(videos)") }
+        if sheetEvery < 0 { throw ValidationError("--sheet-every must be ≥ 0, got \(sheetEvery)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         _ = try config()
     }
@@ -80,5 +82,17 @@ struct SynthCommand: ParsableCommand {
         let s = Date().timeIntervalSince(t0)
         print(String(format: "wrote %d videos × %d frames (%@) to %@ in %.1f s (%.1f frames/s)",
                      videos, frames, size, out, s, Double(videos * frames) / max(s, 1e-9)))
+        if sheetEvery > 0 {
+            for seq in sequences {
+                let g = try SyntheticVideoGenerator(config: seq.config)
+                let sheet = try ContactSheet.make(frameCount: frames, every: sheetEvery, columns: 6, thumbnailWidth: 200) { i in
+                    let f = try g.frame(i)
+                    return Overlay.render(frame: f.image, mask: f.mask)
+                }
+                let path = URL(fileURLWithPath: out).appendingPathComponent("Synthetic/\(seq.name)_sheet.png").path
+                try ImageIO.write(sheet, to: path)
+                print("contact sheet: \(path)")
+            }
+        }
     }
 }

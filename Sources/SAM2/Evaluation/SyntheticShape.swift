@@ -17,7 +17,7 @@ public struct SyntheticShape: Codable, Sendable, Equatable {
     /// Radius of a disc around the origin that the shape surely covers (0 for rings: the hole).
     public let inscribedRadius: Double
 
-    /// Draws a random shape of `kind`; `solid` asks for a large inscribed disc (occluders: near-round ellipse).
+    /// Draws a random shape of `kind` from `rng`.
     init(kind: SyntheticShapeKind, rng: inout SplitMix64) {
         self.kind = kind
         var axes: [Double] = [], vertices: [Double] = [], harmonics: [Double] = []
