@@ -8,7 +8,8 @@ import SAM2
 ///
 /// Tolerances: the patch embedding and positional embedding are single float32 ops (atol 1e-5); trunk and neck
 /// outputs accumulate float32 rounding through up to 8 blocks (GEMM summation order, our erf, Double layer-norm
-/// statistics), checked at atol 1e-4 + rtol 1e-4 — observed errors are printed and stay near 1e-6.
+/// statistics), checked at atol 2e-5 + rtol 1e-5; observed (printed) max errors are ≤ 2.2e-6. The neck alone on the
+/// official trunk outputs is checked at 1e-5 (observed 0), sine encodings at 1e-5 / 2e-6 against a Double formula.
 final class HieraTests: XCTestCase {
     /// The reduced trunk of Scripts/fixtures/configs/sam2.1_hiera_mini.yaml.
     static let miniTrunk = HieraConfig(embedDim: 8, numHeads: 1, stages: [1, 2, 3, 2], windowSpec: [8, 4, 14, 7],
@@ -169,17 +170,17 @@ final class HieraTests: XCTestCase {
                 let ref = try fixture("image_model/stages/trunk_\(stage).npy")
                 let mine = h.permuted([0, 3, 1, 2])
                 report("trunk_\(stage)", mine, ref)
-                assertClose(mine, ref, atol: 1e-4, rtol: 1e-4, "trunk_\(stage) (block \(i))")
+                assertClose(mine, ref, atol: 2e-5, rtol: 1e-5, "trunk_\(stage) (block \(i))")
                 stage += 1
             } else {
                 let ref = try fixture("image_model/stages/block\(i).npy")
                 report("block\(i)", h, ref)
-                assertClose(h, ref, atol: 1e-4, rtol: 1e-4, "block \(i)")
+                assertClose(h, ref, atol: 2e-5, rtol: 1e-5, "block \(i)")
             }
         }
         let outs = try trunk(try truckInput())
         XCTAssertEqual(outs.count, 4)
-        for (i, o) in outs.enumerated() { assertClose(o, try fixture("image_model/stages/trunk_\(i).npy"), atol: 1e-4, rtol: 1e-4, "trunk() \(i)") }
+        for (i, o) in outs.enumerated() { assertClose(o, try fixture("image_model/stages/trunk_\(i).npy"), atol: 2e-5, rtol: 1e-5, "trunk() \(i)") }
     }
 
     /// The windowed (per-core groups) and sequential (threaded kernels) schedules agree, and a batch of two equals
@@ -243,12 +244,12 @@ final class HieraTests: XCTestCase {
             let embed = out.visionFeatures + noMem
             let ref = try fixture("image_model/\(c.embed)")
             report("\(c.ckpt) \(c.image) image_embed", embed, ref)
-            assertClose(embed, ref, atol: 1e-4, rtol: 1e-4, "\(c.ckpt) \(c.image) image_embed")
+            assertClose(embed, ref, atol: 2e-5, rtol: 1e-5, "\(c.ckpt) \(c.image) image_embed")
             if let s0 = c.s0, let s1 = c.s1 {
                 let conv0 = try Conv2d(Weights(ckpt, prefix: "sam_mask_decoder.conv_s0"), inChannels: 32, outChannels: 4, kernelSize: 1)
                 let conv1 = try Conv2d(Weights(ckpt, prefix: "sam_mask_decoder.conv_s1"), inChannels: 32, outChannels: 8, kernelSize: 1)
-                assertClose(conv0(out.backboneFPN[0]), try fixture("image_model/\(s0)"), atol: 1e-4, rtol: 1e-4, "\(c.ckpt) s0")
-                assertClose(conv1(out.backboneFPN[1]), try fixture("image_model/\(s1)"), atol: 1e-4, rtol: 1e-4, "\(c.ckpt) s1")
+                assertClose(conv0(out.backboneFPN[0]), try fixture("image_model/\(s0)"), atol: 2e-5, rtol: 1e-5, "\(c.ckpt) s0")
+                assertClose(conv1(out.backboneFPN[1]), try fixture("image_model/\(s1)"), atol: 2e-5, rtol: 1e-5, "\(c.ckpt) s1")
             }
             if c.image == "truck_320" && c.ckpt.hasSuffix(".pt") {
                 assertClose(out.visionPosEnc[2], try fixture("image_model/stages/neck_pos_2.npy"), atol: 1e-5, "vision_pos_enc[2]")
@@ -260,7 +261,8 @@ final class HieraTests: XCTestCase {
 
     /// Full-size parity and timing against Scripts/fixtures/dump_hiera_full_reference.py; runs only when
     /// SAM2_HIERA_FULL_CKPT (the checkpoint) and SAM2_HIERA_FULL_REF (that script's output folder) are set.
-    /// Uses 2 threads; prints the time of the first forward (fills the positional-embedding cache) and the next two.
+    /// Uses 2 threads; prints wall and process CPU time of the first forward (fills the positional-embedding cache)
+    /// and the next two.
     func testFullSizeAgainstPyTorch() throws {
         let env = ProcessInfo.processInfo.environment
         guard let ckptPath = env["SAM2_HIERA_FULL_CKPT"], let refDir = env["SAM2_HIERA_FULL_REF"] else {
@@ -273,13 +275,15 @@ final class HieraTests: XCTestCase {
         let enc = try HieraImageEncoder(Weights(ckpt, prefix: "image_encoder"))
         let x = try Npy.read(refDir + "/input.npy")
         var out: BackboneOutput? = nil
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
+        func cpuSeconds() -> Double { Double(clock()) / Double(CLOCKS_PER_SEC) }  // process CPU time, all threads
         for _ in 0..<3 {
-            let t0 = Date()
+            let t0 = Date(), c0 = cpuSeconds()
             out = try enc.encode(x)
             times.append(Date().timeIntervalSince(t0))
+            cpu.append(cpuSeconds() - c0)
         }
-        print("HieraTests full-size \(enc.config.trunk.embedDim)-d trunk, input \(x.shape): forward times (s) \(times)")
+        print("HieraTests full-size \(enc.config.trunk.embedDim)-d trunk, input \(x.shape): forward wall (s) \(times), process CPU (s) \(cpu)")
         let o = try XCTUnwrap(out)
         let vf = try Npy.read(refDir + "/vision_features.npy")
         print("HieraTests full-size vision_features max abs diff \(o.visionFeatures.maxAbsDifference(vf)), ref max |x| \(vf.absolute().amax())")

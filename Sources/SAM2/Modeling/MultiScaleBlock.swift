@@ -130,8 +130,8 @@ public struct MultiScaleBlock: Sendable {
                             for a in 0..<sh {
                                 for bb in 0..<sw {
                                     let p = s + ((bi * h + oy * sh + a) * w + ox * sw + bb) * c
-                                    if first { dst.update(from: p, count: c); first = false; continue }
-                                    for k in 0..<c { let v = p[k]; if v > dst[k] || v.isNaN { dst[k] = v } }
+                                            if first { dst.update(from: p, count: c); first = false; continue }
+                                    maxInto(dst, p, count: c)
                                 }
                             }
                         }
@@ -227,7 +227,7 @@ public struct MultiScaleBlock: Sendable {
                         for b in 0..<g.sw {
                             let p = qkv + (wl * l + (i * g.sh + a) * g.ww + j * g.sw + b) * c3
                             if first { dst.update(from: p, count: co); first = false; continue }
-                            for k in 0..<co { let v = p[k]; if v > dst[k] || v.isNaN { dst[k] = v } }
+                            maxInto(dst, p, count: co)
                         }
                     }
                 }
@@ -268,8 +268,8 @@ public struct MultiScaleBlock: Sendable {
                 let (bi, wy, wx) = g.window(windows.lowerBound + wl)
                 let y = wy * g.owh + t / g.oww, x = wx * g.oww + t % g.oww
                 guard y < g.ho && x < g.wo else { continue }
-                let dst = out + ((bi * g.ho + y) * g.wo + x) * co, p = projOut + r * co
-                for k in 0..<co { dst[k] += p[k] + wt.projB[k] }
+                let dst = out + ((bi * g.ho + y) * g.wo + x) * co, p = projOut + r * co, bias = wt.projB
+                for k in 0..<co { dst[k] += p[k] + bias[k] }
             }
         }
     }
@@ -285,21 +285,22 @@ public struct MultiScaleBlock: Sendable {
         let fc1 = mlp.layers[0], fc2 = mlp.layers[1]
         withPointers([norm2.weight, norm2.bias, fc1.weight, fc1.bias!, fc2.weight, fc2.bias!]) { p in
             let eps = norm2.eps
+            let n2w = p[0], n2b = p[1], w1 = p[2], b1 = p[3], w2 = p[4], b2 = p[5]
             // Assumes scratch holds n·(c + hidden) floats and rows r0..<r0+n of x belong to this call alone.
             func run(_ r0: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Float>, parallel: Bool) {
                 let xn = scratch, hid = scratch + n * c, xs = x + r0 * c
                 chunks(n, parallel: parallel, grain: 64) { range in
-                    for r in range { layerNormRow(xs + r * c, xn + r * c, n: c, weight: p[0], bias: p[1], eps: eps) }
+                    for r in range { layerNormRow(xs + r * c, xn + r * c, n: c, weight: n2w, bias: n2b, eps: eps) }
                 }
-                Tensor.sgemm(transB: true, m: n, n: hidden, k: c, a: xn, lda: c, b: p[2], ldb: c, c: hid, ldc: hidden)
+                Tensor.sgemm(transB: true, m: n, n: hidden, k: c, a: xn, lda: c, b: w1, ldb: c, c: hid, ldc: hidden)
                 chunks(n, parallel: parallel, grain: 16) { range in
                     for r in range {
                         let h = hid + r * hidden, xr = xs + r * c
-                        for k in 0..<hidden { h[k] = FastMath.gelu(h[k] + p[3][k]) }
-                        addRow(xr, p[5], count: c)
+                        for k in 0..<hidden { h[k] = FastMath.gelu(h[k] + b1[k]) }
+                        addRow(xr, b2, count: c)
                     }
                 }
-                Tensor.sgemm(transB: true, m: n, n: c, k: hidden, a: hid, lda: hidden, b: p[4], ldb: hidden,
+                Tensor.sgemm(transB: true, m: n, n: c, k: hidden, a: hid, lda: hidden, b: w2, ldb: hidden,
                              beta: 1, c: xs, ldc: c)
             }
             if tiles >= 2 * threads && threads > 1 {
@@ -323,13 +324,13 @@ public struct MultiScaleBlock: Sendable {
 
 /// Runs `body` over 0..<count, split over cores when `parallel`.
 @inline(__always)
-func chunks(_ count: Int, parallel: Bool, grain: Int, _ body: (Range<Int>) -> Void) {
+private func chunks(_ count: Int, parallel: Bool, grain: Int, _ body: (Range<Int>) -> Void) {
     if parallel { Parallel.forChunks(count, grain: grain, body) } else if count > 0 { body(0..<count) }
 }
 
 /// Runs `body` with OpenBLAS limited to one thread (restored after), for regions whose workers each call BLAS
 /// on their own data; see `AttentionKernel.runPerBlock` for why that is safe with the system OpenBLAS.
-func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
+private func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
     let saved = openblas_get_num_threads()
     openblas_set_num_threads(1)
     defer { openblas_set_num_threads(saved) }
@@ -337,7 +338,7 @@ func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
 }
 
 /// Base addresses of the tensors' storage, valid inside `body` (the tensors must be non-empty).
-func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+private func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
     func nest(_ i: Int, _ acc: [UnsafePointer<Float>]) -> R {
         if i == tensors.count { return body(acc) }
         return tensors[i].withUnsafeBufferPointer { nest(i + 1, acc + [$0.baseAddress!]) }
@@ -347,7 +348,7 @@ func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R)
 
 /// y = LayerNorm(x) over `n` contiguous channels (biased variance, two passes, Double sums as `Tensor.layerNorm`).
 @inline(__always)
-func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, weight: UnsafePointer<Float>,
+private func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, weight: UnsafePointer<Float>,
                   bias: UnsafePointer<Float>, eps: Float) {
     var sum = 0.0
     for j in 0..<n { sum += Double(x[j]) }
@@ -359,8 +360,14 @@ func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n
     for j in 0..<n { y[j] = (x[j] - m) * rstd * weight[j] + bias[j] }
 }
 
+/// dst[k] = max(dst[k], v[k]) with NaN propagating (as torch max_pool2d), written as a select so it vectorises.
+@inline(__always)
+private func maxInto(_ dst: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, count: Int) {
+    for k in 0..<count { let a = dst[k], b = v[k]; dst[k] = (b > a || b != b) ? b : a }
+}
+
 /// row[k] += v[k] for k < count.
 @inline(__always)
-func addRow(_ row: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, count: Int) {
+private func addRow(_ row: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, count: Int) {
     for k in 0..<count { row[k] += v[k] }
 }
