@@ -38,11 +38,16 @@ struct EvalCommand: ParsableCommand {
         let evaluation = VOSEvaluation(groundTruth: gt, predictions: pred, layout: perObject ? .perObject : .palette,
                                        sequences: names)
         let start = DispatchTime.now().uptimeNanoseconds
-        let bar = ProgressBar(start: start)
+        var bar: ProgressBar?
         let result: EvaluationResult
-        do { result = try evaluation.run(progress: bar.update) }
+        do {
+            result = try evaluation.run { done, total in
+                if bar == nil { bar = ProgressBar(total: total, label: "eval", unit: "frames") }
+                bar?.update(done)
+            }
+        }
         catch let error as EvaluationError { fail(error.description) }
-        bar.finish()
+        bar?.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 
         print(pad("Sequence", 28) + pad("Object", 10) + pad("J&F", 9) + pad("J-Mean", 9) + "F-Mean")
@@ -78,32 +83,4 @@ struct EvalCommand: ParsableCommand {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
         EvalCommand.exit(withError: ExitCode.failure)
     }
-}
-
-/// A one-line progress bar with ETA on stderr, redrawn at most 5 times a second, only when stderr is a terminal.
-final class ProgressBar: @unchecked Sendable {
-    private let start: UInt64
-    private var lastDraw: UInt64 = 0
-    private var drawn = false
-    private let enabled = isatty(2) != 0
-
-    init(start: UInt64) { self.start = start }
-
-    /// Called serialised by the evaluation after each frame pair.
-    func update(_ done: Int, _ total: Int) {
-        guard enabled else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard done == total || now - lastDraw > 200_000_000 else { return }
-        lastDraw = now
-        let elapsed = Double(now - start) / 1e9
-        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-        let width = 30, filled = total > 0 ? width * done / total : width
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "\r[%@] %d/%d frames  %.1f s elapsed  ETA %.1f s ", bar, done, total, elapsed, eta)
-        FileHandle.standardError.write(Data(line.utf8))
-        drawn = true
-    }
-
-    /// Ends the bar's line.
-    func finish() { if drawn { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
