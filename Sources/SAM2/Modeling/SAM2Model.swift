@@ -39,9 +39,10 @@ public struct SAM2ModelConfig: Sendable, Equatable {
     /// Side of the image embedding (image_size / 16).
     public var embeddingSize: Int { imageSize / backboneStride }
 
-    /// The config of a checkpoint: trunk shapes decide the Hiera preset; `imageSize` overrides 1024 (the
-    /// committed reduced test models use 256).
-    public static func inferred(from checkpoint: Checkpoint, imageSize: Int = 1024) throws -> SAM2ModelConfig {
+    /// The config of a checkpoint: trunk shapes decide the Hiera preset (or pass `encoder` for a trunk that
+    /// is not one of the four released sizes); `imageSize` overrides 1024 (the reduced test models use 256).
+    public static func inferred(from checkpoint: Checkpoint, imageSize: Int = 1024,
+                                encoder: HieraImageEncoder.Config? = nil) throws -> SAM2ModelConfig {
         let shapes = checkpoint.shapes
         let inferred = InferredModelConfig.infer(shapes: shapes)
         guard let hidden = shapes["sam_prompt_encoder.no_mask_embed.weight"]?.last else {
@@ -51,7 +52,7 @@ public struct SAM2ModelConfig: Sendable, Equatable {
         guard imageSize > 0, imageSize % 16 == 0 else {
             throw SAM2ModelError.incompatible(path: checkpoint.path, message: "image size \(imageSize) is not a positive multiple of 16")
         }
-        let encoder = try HieraImageEncoder.Config.inferred(shapes: shapes)
+        let encoder = try encoder ?? HieraImageEncoder.Config.inferred(shapes: shapes)
         var decoder = MaskDecoderConfig(transformerDim: hidden)
         decoder.predObjScores = shapes["sam_mask_decoder.obj_score_token.weight"] != nil
         decoder.predObjScoresMLP = shapes["sam_mask_decoder.pred_obj_score_head.layers.0.weight"] != nil
@@ -91,21 +92,33 @@ public final class SAM2Model: @unchecked Sendable {
     public let noMemEmbed: Tensor
 
     /// Loads a model from a `.pt` (official download layout) or `.safetensors` checkpoint.
-    public convenience init(checkpoint path: String, imageSize: Int = 1024) throws {
+    public convenience init(checkpoint path: String, imageSize: Int = 1024, parts: Parts = Parts()) throws {
         let checkpoint = try Checkpoint.open(path)
-        try self.init(checkpoint: checkpoint, config: try SAM2ModelConfig.inferred(from: checkpoint, imageSize: imageSize))
+        try self.init(checkpoint: checkpoint, config: try SAM2ModelConfig.inferred(from: checkpoint, imageSize: imageSize),
+                      parts: parts)
+    }
+
+    /// Which registered encoder and decoder to build, with their options (`Registry.shared`).
+    public struct Parts: Sendable {
+        public var encoder = "hiera"
+        public var encoderOptions: [String: OptionValue] = [:]
+        public var decoder = "sam2"
+        public var decoderOptions: [String: OptionValue] = [:]
+        public init() {}
     }
 
     /// Builds the model from an opened checkpoint and an explicit config.
-    public init(checkpoint: Checkpoint, config: SAM2ModelConfig, imageEncoder: (any ImageEncoder)? = nil) throws {
+    public init(checkpoint: Checkpoint, config: SAM2ModelConfig, parts: Parts = Parts(), registry: Registry = .shared) throws {
         self.config = config
         checkpointPath = checkpoint.path
         let w = Weights(checkpoint)
-        self.imageEncoder = try imageEncoder ?? HieraImageEncoder(w.scoped("image_encoder"), config: config.encoder)
+        imageEncoder = try registry.makeImageEncoder(parts.encoder, weights: w.scoped("image_encoder"), config: config,
+                                                     options: parts.encoderOptions)
         let e = config.embeddingSize
         promptEncoder = try PromptEncoder(w.scoped("sam_prompt_encoder"), embedDim: config.hiddenDim,
                                           imageEmbeddingSize: (e, e), inputImageSize: (config.imageSize, config.imageSize))
-        maskDecoder = try MaskDecoder(w.scoped("sam_mask_decoder"), config: config.decoder)
+        maskDecoder = try registry.makeMaskDecoder(parts.decoder, weights: w.scoped("sam_mask_decoder"), config: config,
+                                                   options: parts.decoderOptions)
         noMemEmbed = try w("no_mem_embed", shape: [1, 1, config.hiddenDim])
     }
 
