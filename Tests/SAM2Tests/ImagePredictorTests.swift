@@ -167,4 +167,21 @@ final class ImagePredictorTests: XCTestCase {
         }
         XCTAssertEqual(compared, 6)
     }
+
+    func testConfigNamesOverrideInferenceAndMismatchesNameTheKey() throws {
+        XCTAssertEqual(SAM2ModelConfig.releasedNames.count, 8)
+        XCTAssertEqual(SAM2ModelConfig.parseName("sam2.1_hiera_large")?.1, .large)
+        XCTAssertEqual(SAM2ModelConfig.parseName("sam2_hiera_b+")?.0, .sam2)
+        XCTAssertNil(SAM2ModelConfig.parseName("sam3_hiera_t"))
+        let path = Self.dir.appendingPathComponent("sam2.1-mini.pt").path
+        XCTAssertThrowsError(try SAM2Model(checkpoint: path, config: "hiera_huge")) {
+            XCTAssertTrue("\($0)".contains("unknown model config 'hiera_huge'"), "\($0)")
+        }
+        // Without a name the mini trunk is not a released size: the error says so.
+        XCTAssertThrowsError(try SAM2Model(checkpoint: path)) { XCTAssertTrue("\($0)".contains("sam2.1-mini.pt") || "\($0)".contains("trunk"), "\($0)") }
+        // A released name whose preset does not fit the weights fails on the first mismatching key.
+        XCTAssertThrowsError(try SAM2Model(checkpoint: path, config: "sam2.1_hiera_t")) {
+            XCTAssertTrue("\($0)".contains("image_encoder.trunk") && "\($0)".contains("expected"), "\($0)")
+        }
+    }
 }

@@ -39,11 +39,38 @@ public struct SAM2ModelConfig: Sendable, Equatable {
     /// Side of the image embedding (image_size / 16).
     public var embeddingSize: Int { imageSize / backboneStride }
 
+    /// The eight released config names, e.g. "sam2.1_hiera_t" (also accepted: "sam2.1_hiera_tiny", "…_small",
+    /// "…_base_plus", "…_large" as the checkpoint files are named).
+    public static let releasedNames: [String] = ["sam2", "sam2.1"].flatMap { f in ["t", "s", "b+", "l"].map { "\(f)_hiera_\($0)" } }
+
+    /// Parses a released config name into family and size.
+    public static func parseName(_ name: String) -> (InferredModelConfig.Family, InferredModelConfig.Size)? {
+        let aliases = ["tiny": "t", "small": "s", "base_plus": "b+", "large": "l"]
+        for family in [InferredModelConfig.Family.sam2_1, .sam2] {
+            let prefix = family.rawValue + "_hiera_"
+            guard name.hasPrefix(prefix) else { continue }
+            let rest = String(name.dropFirst(prefix.count))
+            if let size = InferredModelConfig.Size(rawValue: aliases[rest] ?? rest) { return (family, size) }
+        }
+        return nil
+    }
+
     /// The config of a checkpoint: trunk shapes decide the Hiera preset (or pass `encoder` for a trunk that
     /// is not one of the four released sizes); `imageSize` overrides 1024 (the reduced test models use 256).
+    /// A released `name` overrides the inference (its Hiera preset must still fit the weights: shapes are
+    /// checked when the modules load).
     public static func inferred(from checkpoint: Checkpoint, imageSize: Int = 1024,
-                                encoder: HieraImageEncoder.Config? = nil) throws -> SAM2ModelConfig {
+                                encoder: HieraImageEncoder.Config? = nil, name: String? = nil) throws -> SAM2ModelConfig {
         let shapes = checkpoint.shapes
+        var encoder = encoder
+        var named: (InferredModelConfig.Family, InferredModelConfig.Size)? = nil
+        if let name {
+            guard let parsed = parseName(name) else {
+                throw SAM2ModelError.unknownConfig(path: checkpoint.path, name: name, known: releasedNames)
+            }
+            named = parsed
+            encoder = HieraImageEncoder.Config.official(parsed.1)
+        }
         let inferred = InferredModelConfig.infer(shapes: shapes)
         guard let hidden = shapes["sam_prompt_encoder.no_mask_embed.weight"]?.last else {
             throw SAM2ModelError.incompatible(path: checkpoint.path,
@@ -52,16 +79,17 @@ public struct SAM2ModelConfig: Sendable, Equatable {
         guard imageSize > 0, imageSize % 16 == 0 else {
             throw SAM2ModelError.incompatible(path: checkpoint.path, message: "image size \(imageSize) is not a positive multiple of 16")
         }
-        let encoder = try encoder ?? HieraImageEncoder.Config.inferred(shapes: shapes)
+        let encoderConfig = try encoder ?? HieraImageEncoder.Config.inferred(shapes: shapes)
         var decoder = MaskDecoderConfig(transformerDim: hidden)
         decoder.predObjScores = shapes["sam_mask_decoder.obj_score_token.weight"] != nil
         decoder.predObjScoresMLP = shapes["sam_mask_decoder.pred_obj_score_head.layers.0.weight"] != nil
         decoder.useHighResFeatures = shapes["sam_mask_decoder.conv_s0.weight"] != nil
         if let iou = shapes["sam_mask_decoder.iou_prediction_head.layers.0.weight"] { decoder.iouHeadHiddenDim = iou[0] }
         if let mlp = shapes["sam_mask_decoder.transformer.layers.0.mlp.layers.0.weight"] { decoder.transformerMLPDim = mlp[0] }
-        let name = inferred.size != nil && imageSize == 1024 ? inferred.name : "custom"
-        return SAM2ModelConfig(name: name, family: inferred.family, imageSize: imageSize, hiddenDim: hidden,
-                               encoder: encoder, decoder: decoder)
+        let configName = named.map { "\($0.0.rawValue)_hiera_\($0.1.rawValue)" }
+            ?? (inferred.size != nil && imageSize == 1024 ? inferred.name : "custom")
+        return SAM2ModelConfig(name: configName, family: named?.0 ?? inferred.family, imageSize: imageSize, hiddenDim: hidden,
+                               encoder: encoderConfig, decoder: decoder)
     }
 }
 
@@ -92,10 +120,12 @@ public final class SAM2Model: @unchecked Sendable {
     public let noMemEmbed: Tensor
 
     /// Loads a model from a `.pt` (official download layout) or `.safetensors` checkpoint.
-    public convenience init(checkpoint path: String, imageSize: Int = 1024, parts: Parts = Parts()) throws {
+    /// `config` names a released config ("sam2.1_hiera_l") instead of inferring it from the shapes.
+    public convenience init(checkpoint path: String, config name: String? = nil, imageSize: Int = 1024,
+                            parts: Parts = Parts()) throws {
         let checkpoint = try Checkpoint.open(path)
-        try self.init(checkpoint: checkpoint, config: try SAM2ModelConfig.inferred(from: checkpoint, imageSize: imageSize),
-                      parts: parts)
+        try self.init(checkpoint: checkpoint,
+                      config: try SAM2ModelConfig.inferred(from: checkpoint, imageSize: imageSize, name: name), parts: parts)
     }
 
     /// Which registered encoder and decoder to build, with their options (`Registry.shared`).
