@@ -204,7 +204,7 @@ public struct MultiScaleBlock: Sendable {
                 let y = wy * g.wh + t / g.ww, x = wx * g.ww + t % g.ww
                 let dst = xn + r * c
                 if y < g.h && x < g.w {
-                    layerNormRow(src + ((bi * g.h + y) * g.w + x) * c, dst, n: c, weight: wt.n1w, bias: wt.n1b, eps: wt.eps)
+                    Tensor.layerNormRow(src + ((bi * g.h + y) * g.w + x) * c, dst, n: c, weight: wt.n1w, bias: wt.n1b, eps: wt.eps)
                 } else {
                     dst.update(repeating: 0, count: c)
                 }
@@ -290,7 +290,7 @@ public struct MultiScaleBlock: Sendable {
             func run(_ r0: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Float>, parallel: Bool) {
                 let xn = scratch, hid = scratch + n * c, xs = x + r0 * c
                 chunks(n, parallel: parallel, grain: 64) { range in
-                    for r in range { layerNormRow(xs + r * c, xn + r * c, n: c, weight: n2w, bias: n2b, eps: eps) }
+                    for r in range { Tensor.layerNormRow(xs + r * c, xn + r * c, n: c, weight: n2w, bias: n2b, eps: eps) }
                 }
                 Tensor.sgemm(transB: true, m: n, n: hidden, k: c, a: xn, lda: c, b: w1, ldb: c, c: hid, ldc: hidden)
                 chunks(n, parallel: parallel, grain: 16) { range in
@@ -344,20 +344,6 @@ private func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>
         return tensors[i].withUnsafeBufferPointer { nest(i + 1, acc + [$0.baseAddress!]) }
     }
     return nest(0, [])
-}
-
-/// y = LayerNorm(x) over `n` contiguous channels (biased variance, two passes, Double sums as `Tensor.layerNorm`).
-@inline(__always)
-private func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, weight: UnsafePointer<Float>,
-                  bias: UnsafePointer<Float>, eps: Float) {
-    var sum = 0.0
-    for j in 0..<n { sum += Double(x[j]) }
-    let mean = sum / Double(n)
-    var sq = 0.0
-    for j in 0..<n { let d = Double(x[j]) - mean; sq += d * d }
-    let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
-    let m = Float(mean)
-    for j in 0..<n { y[j] = (x[j] - m) * rstd * weight[j] + bias[j] }
 }
 
 /// dst[k] = max(dst[k], v[k]) with NaN propagating (as torch max_pool2d), written as a select so it vectorises.

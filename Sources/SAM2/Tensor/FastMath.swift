@@ -26,4 +26,28 @@ public enum FastMath {
         let y = p * scale
         return x < lo ? 0 : (x > hi ? .infinity : y)
     }
+
+    /// exp(x) for x ≤ 0 (softmax after subtracting the row max), ~2 ulp: x = n·ln2 + r with |r| ≤ ln2/2,
+    /// degree-6 Taylor polynomial for e^r, 2^n built in the exponent bits. Inputs below −87.3 give ≈1e-38
+    /// instead of underflowing, which is negligible next to the row's maximum term 1.
+    @inline(__always)
+    public static func expNonPositive(_ x0: SIMD8<Float>) -> SIMD8<Float> {
+        // Compare-and-blend: the stdlib's pointwiseMax on floats goes lane by lane for its NaN rules.
+        let lowest = SIMD8<Float>(repeating: -87.3)
+        let x = x0.replacing(with: lowest, where: x0 .< lowest)
+        // Adding 1.5·2²³ rounds x·log2(e) to an integer that then sits in the low mantissa bits.
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let t = x * 1.442_695_04 + magic
+        let n = t - magic
+        let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.0 / 720)
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let bits = (unsafeBitCast(t, to: SIMD8<UInt32>.self) &<< 23) &+ (127 << 23)
+        return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
 }

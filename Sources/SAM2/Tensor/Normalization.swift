@@ -10,32 +10,36 @@ extension Tensor {
         precondition(bias == nil || bias!.count == n, "layerNorm: bias \(bias!.shape) for last dimension \(n)")
         if count == 0 { return self }
         let rows = count / n
-        let w = weight?.data, b = bias?.data
+        let w = weight?.data ?? [Float](repeating: 1, count: n), b = bias?.data ?? [Float](repeating: 0, count: n)
         return Tensor(shape: shape) { out in
             withUnsafeBufferPointer { src in
-                // Assumes src/out hold rows·n contiguous elements; each row is normalised independently.
-                let s = src.baseAddress!, o = out.baseAddress!
-                Parallel.forChunks(rows, grain: Swift.max(1, 8192 / n)) { range in
-                    for r in range {
-                        let x = s + r * n, y = o + r * n
-                        // Two passes with Double accumulators: mean, then the centred sum of squares.
-                        var sum = 0.0
-                        for j in 0..<n { sum += Double(x[j]) }
-                        let mean = sum / Double(n)
-                        var sq = 0.0
-                        for j in 0..<n { let d = Double(x[j]) - mean; sq += d * d }
-                        let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
-                        let m = Float(mean)
-                        switch (w, b) {
-                        case let (w?, b?): for j in 0..<n { y[j] = (x[j] - m) * rstd * w[j] + b[j] }
-                        case let (w?, nil): for j in 0..<n { y[j] = (x[j] - m) * rstd * w[j] }
-                        case let (nil, b?): for j in 0..<n { y[j] = (x[j] - m) * rstd + b[j] }
-                        case (nil, nil): for j in 0..<n { y[j] = (x[j] - m) * rstd }
+                w.withUnsafeBufferPointer { wp in
+                    b.withUnsafeBufferPointer { bp in
+                        // Assumes src/out hold rows·n contiguous elements; each row is normalised independently.
+                        let s = src.baseAddress!, o = out.baseAddress!, wt = wp.baseAddress!, bs = bp.baseAddress!
+                        Parallel.forChunks(rows, grain: Swift.max(1, 8192 / n)) { range in
+                            for r in range { Tensor.layerNormRow(s + r * n, o + r * n, n: n, weight: wt, bias: bs, eps: eps) }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// y = LayerNorm(x)·weight + bias over `n` contiguous values: two passes with Double accumulators (mean,
+    /// then the centred sum of squares), biased variance. Kernels that normalise rows in place share it.
+    /// Assumes x, y, weight and bias each address `n` floats.
+    @inline(__always)
+    static func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
+                             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
+        var sum = 0.0
+        for j in 0..<n { sum += Double(x[j]) }
+        let mean = sum / Double(n)
+        var sq = 0.0
+        for j in 0..<n { let d = Double(x[j]) - mean; sq += d * d }
+        let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
+        let m = Float(mean)
+        for j in 0..<n { y[j] = (x[j] - m) * rstd * weight[j] + bias[j] }
     }
 
     /// SAM's `LayerNorm2d` on [N, C, H, W]: normalises over C at every pixel (biased variance), then applies
