@@ -42,4 +42,62 @@ static inline void clua_newlib_table(lua_State *L, int n) { lua_createtable(L, 0
 static inline int clua_yield(lua_State *L, int nresults) { return lua_yield(L, nresults); }
 static inline int clua_ok(void) { return LUA_OK; }
 static inline int clua_multret(void) { return LUA_MULTRET; }
+
+static inline int clua_isinteger(lua_State *L, int idx) { return lua_isinteger(L, idx); }
+static inline void **clua_extraspace(lua_State *L) { return (void **)lua_getextraspace(L); }
+
+/* ---- Swift functions callable from Lua -------------------------------------------------------------------
+ * lua_error (and every API function that may raise: luaL_check*, lua_gettable with metamethods, lua_call...)
+ * longjmps to the nearest protected call. A longjmp across Swift frames skips their cleanups (releases,
+ * defers, unlocks) and is undefined behaviour, so Lua is never allowed to raise while a Swift frame is live:
+ *
+ *   Lua --calls--> clua_swift_dispatch (C, the lua_CFunction Lua sees)
+ *                    --calls--> the Swift entry point (@convention(c), never throws, never raises)
+ *                    <--returns-- n >= 0 results, or CLUA_SWIFT_ERROR / CLUA_SWIFT_RETHROW with the error on top
+ *                  raises with lua_error here, in C, after every Swift frame has returned.
+ *
+ * The Swift side only uses API functions that cannot raise a Lua error (type queries, lua_to*, raw table
+ * access, lua_push*, lua_pcall); the one exception the C API allows for those is LUA_ERRMEM from an
+ * allocation, which the default allocator on Linux does not produce in practice. Lua functions that Swift
+ * calls back (progress callbacks, later memory policies) run under lua_pcall, so their errors return to
+ * Swift as a status, become a Swift error, and reach Lua again through this dispatcher.
+ * Upvalue 1 is the Swift entry point (light userdata), upvalue 2 the integer id of the Swift closure. */
+typedef int (*clua_SwiftEntry)(lua_State *L);
+#define CLUA_SWIFT_ERROR (-1)   /* message string on top: prefix the caller's file:line, then raise */
+#define CLUA_SWIFT_RETHROW (-2) /* error value on top (from a Lua callback): raise it unchanged */
+
+static inline int clua_swift_dispatch(lua_State *L) {
+    clua_SwiftEntry entry = (clua_SwiftEntry)lua_touserdata(L, lua_upvalueindex(1));
+    int n = entry(L);
+    if (n == CLUA_SWIFT_ERROR) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    if (n == CLUA_SWIFT_RETHROW) return lua_error(L);
+    return n;
+}
+
+/* Pushes a Lua function that runs Swift closure `id` through `entry`. */
+static inline void clua_pushswiftfunction(lua_State *L, clua_SwiftEntry entry, lua_Integer id) {
+    lua_pushlightuserdata(L, (void *)entry);
+    lua_pushinteger(L, id);
+    lua_pushcclosure(L, clua_swift_dispatch, 2);
+}
+
+static inline int clua_swiftfunction_id(lua_State *L) { return (int)lua_tointeger(L, lua_upvalueindex(2)); }
+
+/* Message handler for script runs (as lua.c's msghandler): non-string errors use __tostring when present,
+ * then the message gets a traceback. Runs in C inside the failing pcall, so it may raise. */
+static inline int clua_msghandler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+static inline void clua_pushmsghandler(lua_State *L) { lua_pushcfunction(L, clua_msghandler); }
 #endif
