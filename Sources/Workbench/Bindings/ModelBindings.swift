@@ -39,10 +39,10 @@ enum ModelBindings {
         ])
     }
 
-    /// sam2.load(checkpoint, {image_size, trunk, encoder, encoder_options, decoder, decoder_options})
+    /// sam2.load(checkpoint, {config, image_size, trunk, encoder, encoder_options, decoder, decoder_options})
     static func load(_ call: LuaCall) throws -> [LuaValue] {
         let path = try call.string(1)
-        let o = try call.options(2, known: ["image_size", "trunk", "encoder", "encoder_options", "decoder", "decoder_options"])
+        let o = try call.options(2, known: ["config", "image_size", "trunk", "encoder", "encoder_options", "decoder", "decoder_options"])
         var parts = SAM2Model.Parts()
         if let e = try o.string("encoder") { parts.encoder = e }
         if let d = try o.string("decoder") { parts.decoder = d }
@@ -57,7 +57,8 @@ enum ModelBindings {
             let dModel = checkpoint.shapes["image_encoder.neck.convs.0.conv.weight"]?.first ?? 256
             encoder = HieraImageEncoder.Config(trunk: trunk, neck: FpnNeck.Config(dModel: dModel, backboneChannelList: trunk.channelList))
         }
-        let config = try SAM2ModelConfig.inferred(from: checkpoint, imageSize: size, encoder: encoder)
+        let config = try SAM2ModelConfig.inferred(from: checkpoint, imageSize: size, encoder: encoder,
+                                                  name: try o.string("config"))
         let model = try SAM2Model(checkpoint: checkpoint, config: config, parts: parts)
         return [.object(ModelObject(model, parts: parts))]
     }
