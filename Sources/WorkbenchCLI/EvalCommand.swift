@@ -46,7 +46,7 @@ struct EvalCommand: ParsableCommand {
                 bar?.update(done)
             }
         }
-        catch let error as EvaluationError { fail(error.description) }
+        catch let error as EvaluationError { CLI.fail(error.description) }
         bar?.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 
@@ -66,21 +66,16 @@ struct EvalCommand: ParsableCommand {
         print(String(format: "%d sequences, %d objects, %d frame pairs in %.2f s", result.sequences.count, objects, result.framePairs, seconds))
         if !result.missingPredictions.isEmpty {
             let shown = result.missingPredictions.prefix(3).joined(separator: ", ")
-            warn("\(result.missingPredictions.count) prediction file(s) missing, scored as empty masks: \(shown)\(result.missingPredictions.count > 3 ? ", …" : "")")
+            CLI.warn("\(result.missingPredictions.count) prediction file(s) missing, scored as empty masks: \(shown)\(result.missingPredictions.count > 3 ? ", …" : "")")
         }
         do {
             if let path = json { try result.jsonData().write(to: URL(fileURLWithPath: path)) }
             if let path = csv { try result.csv.write(toFile: path, atomically: true, encoding: .utf8) }
         } catch {
-            fail("cannot write results: \(error.localizedDescription)")
+            CLI.fail("cannot write results: \(error.localizedDescription)")
         }
     }
 
     private func fmt(_ v: Double) -> String { v.isNaN ? "nan" : String(format: "%.3f", v) }
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-    private func warn(_ message: String) { FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
-    private func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        EvalCommand.exit(withError: ExitCode.failure)
-    }
 }

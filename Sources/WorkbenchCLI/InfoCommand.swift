@@ -20,13 +20,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        let loaded: Checkpoint
-        do { loaded = try Checkpoint.open(checkpoint) }
-        catch let error as CheckpointError {
-            // A typed, user-facing message instead of a stack trace.
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode.failure
-        }
+        let loaded = CLI.orFail { try Checkpoint.open(checkpoint) }
         let info = CheckpointInfo(loaded)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         for line in info.lines { print(line) }
@@ -34,14 +28,9 @@ struct InfoCommand: ParsableCommand {
         if readAll {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var sum = 0.0, nonFinite = 0
-            do {
-                for key in loaded.keys {
-                    let t = try loaded.tensor(named: key)
-                    for v in t.data { if v.isFinite { sum += Double(v) } else { nonFinite += 1 } }
-                }
-            } catch let error as CheckpointError {
-                FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-                throw ExitCode.failure
+            for key in loaded.keys {
+                let t = CLI.orFail { try loaded.tensor(named: key) }
+                for v in t.data { if v.isFinite { sum += Double(v) } else { nonFinite += 1 } }
             }
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             print(String(format: "read all: %.3f s, sum of finite elements %.6g, non-finite %d", dt, sum, nonFinite))

@@ -6,7 +6,8 @@ struct WorkbenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbench",
         abstract: "SAM 2 in Swift: native model, checkpoint tools and a Lua experiment workbench.",
-        subcommands: [InfoCommand.self, BenchCommand.self, EvalCommand.self, SynthCommand.self, RunCommand.self, ReplCommand.self]
+        subcommands: [InfoCommand.self, SegmentCommand.self, EverythingCommand.self, EvalCommand.self,
+                      SynthCommand.self, RunCommand.self, ReplCommand.self, BenchCommand.self]
     )
 }
 
