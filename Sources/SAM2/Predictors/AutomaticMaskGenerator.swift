@@ -189,6 +189,9 @@ public final class SAM2AutomaticMaskGenerator {
         let (h, w) = (out.masks.shape[2], out.masks.shape[3])
         var masks = out.masks.reshaped([n * perPoint, h, w])
         var ious = out.iouPredictions.data
+        // Drop the prediction's copy of the full-size logits: `masks` holds the only reference from here on,
+        // so the filters below can release or reuse it (a 64-point batch at 1800×1200 is 1.7 GB of logits).
+        out.masks = Tensor.zeros([0])
         var pointIndex = (0..<(n * perPoint)).map { $0 / perPoint }
 
         if options.useM2M {
@@ -205,7 +208,6 @@ public final class SAM2AutomaticMaskGenerator {
             }
             masks = Tensor.concat(refined, axis: 0)
             ious = refinedIoU
-            out.masks = Tensor.zeros([0])
         }
 
         // Filter by predicted IoU, then by stability.
@@ -223,14 +225,21 @@ public final class SAM2AutomaticMaskGenerator {
 
         // Binarise, box, drop boxes touching the crop's inner edges, uncrop, encode.
         let threshold = Float(options.maskThreshold)
-        let binary = masks.map { $0 > threshold ? 1 : 0 }
+        masks.withUnsafeMutableBufferPointer { buf in
+            // Binarise in place (the logits are not needed again); each worker owns a disjoint chunk.
+            let b = buf
+            Parallel.forChunks(b.count, grain: 1 << 16) { r in for i in r { b[i] = b[i] > threshold ? 1 : 0 } }
+        }
+        let binary = masks
+        masks = Tensor.zeros([0])
         let boxes = MaskGenerationUtilities.batchedMaskToBox(binary)
         let near = MaskGenerationUtilities.isBoxNearCropEdge(
             boxes, cropBox: crop, origBox: CropBox(0, 0, origSize.1, origSize.0))
         keep = (0..<ious.count).filter { !near[$0] }
         guard !keep.isEmpty else { return [] }
         let kept = binary.indexSelect(keep)
-        let full = MaskGenerationUtilities.uncropMasks(kept, cropBox: crop, origH: origSize.0, origW: origSize.1)
+        let isWholeImage = crop == CropBox(0, 0, origSize.1, origSize.0)
+        let full = isWholeImage ? kept : MaskGenerationUtilities.uncropMasks(kept, cropBox: crop, origH: origSize.0, origW: origSize.1)
         let rles = UncompressedRLE.encode(full)
         return keep.enumerated().map { j, i in
             let p = pointIndex[i]
