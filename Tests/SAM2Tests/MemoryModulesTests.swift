@@ -225,14 +225,11 @@ final class MemoryModulesTests: XCTestCase {
         let memoryPos = try load("memory_pos"), expected = try load("out")
         let pointers = memory.shape[1] - 7 * curr.shape[1]
         var out = curr
-        var times: [Double] = []
-        for _ in 0..<3 {
-            let t0 = Date()
+        let t = GemmBenchmark.time(repeats: 2) {
             out = attn(curr: curr, memory: memory, currPos: currPos, memoryPos: memoryPos, numObjPtrTokens: pointers)
-            times.append(Date().timeIntervalSince(t0))
         }
-        print("full-size memory attention (\(Parallel.threadCount) threads): seconds \(times), best \(times.min()!), "
-              + "max abs diff \(out.maxAbsDifference(expected))")
+        print("full-size memory attention (\(Parallel.threadCount) threads, 1 warm-up + 2 runs): best \(t.best) s, "
+              + "least CPU \(t.cpu) s, max abs diff \(out.maxAbsDifference(expected))")
         assertClose(out, expected, atol: 1e-3, "full-size memory attention")
     }
 }
