@@ -13,9 +13,17 @@ struct EverythingCommand: ParsableCommand {
         Writes into --out: masks.json (the official generate() records with output_mode "coco_rle": \
         segmentation {"size": [h, w], "counts": "…"}, area, bbox [x, y, w, h], predicted_iou, point_coords \
         [[x, y]], stability_score, crop_box [x, y, w, h]) and overlay.png (every mask coloured, largest first so \
-        small ones stay visible). Defaults are the official ones. Progress over point batches goes to stderr.
+        small ones stay visible). With --output-mode uncompressed_rle the segmentation is the official         uncompressed RLE {"size", "counts": [runs…]} (column-major); with binary_mask it is the file name of a         0/255 PNG under masks/. Defaults are the official ones. Progress over point batches goes to stderr.
         """
     )
+
+    /// The official output modes of SAM2AutomaticMaskGenerator.
+    enum OutputMode: String, ExpressibleByArgument, CaseIterable {
+        case cocoRLE = "coco_rle", uncompressedRLE = "uncompressed_rle", binaryMask = "binary_mask"
+    }
+
+    @Option(name: .customLong("output-mode"), help: "Segmentation format in masks.json: coco_rle, uncompressed_rle or binary_mask.")
+    var outputMode: OutputMode = .cocoRLE
 
     @Argument(help: "Image (PNG or JPEG).")
     var image: String
@@ -116,8 +124,27 @@ struct EverythingCommand: ParsableCommand {
         bar.finish()
         let tGenerate = CLI.now()
 
-        let records = masks.map(MaskRecord.init)
-        CLI.writeJSON(records, to: CLI.join(out, "masks.json"))
+        switch outputMode {
+        case .cocoRLE:
+            CLI.writeJSON(masks.map { MaskRecord($0, segmentation: $0.rle.coco) }, to: CLI.join(out, "masks.json"))
+        case .uncompressedRLE:
+            CLI.writeJSON(masks.map { MaskRecord($0, segmentation: $0.rle) }, to: CLI.join(out, "masks.json"))
+        case .binaryMask:
+            let folder = CLI.join(out, "masks")
+            CLI.makeDirectory(folder, argument: "--out")
+            var records: [MaskRecord<String>] = []
+            for (i, m) in masks.enumerated() {
+                let name = String(format: "masks/%04d.png", i)
+                CLI.orFail {
+                    let bits = try m.binaryMask()
+                    let png = try Image8(width: picture.width, height: picture.height, channels: 1,
+                                         pixels: bits.data.map { $0 > 0 ? 255 : 0 })
+                    try ImageIO.write(png, to: CLI.join(out, name))
+                }
+                records.append(MaskRecord(m, segmentation: name))
+            }
+            CLI.writeJSON(records, to: CLI.join(out, "masks.json"))
+        }
         let overlay = Overlay.render(frame: picture, mask: Self.paint(masks, width: picture.width, height: picture.height))
         CLI.orFail { try ImageIO.write(overlay, to: CLI.join(out, "overlay.png")) }
         let end = CLI.now()
@@ -157,9 +184,10 @@ struct EverythingCommand: ParsableCommand {
     }
 }
 
-/// One masks.json record, in the key order of the official `generate` output.
-struct MaskRecord: Encodable {
-    var segmentation: COCORLE
+/// One masks.json record, in the key order of the official `generate` output; the segmentation's type
+/// follows --output-mode.
+struct MaskRecord<Segmentation: Encodable>: Encodable {
+    var segmentation: Segmentation
     var area: Int
     var bbox: [Float]
     var predictedIoU: Float
@@ -172,8 +200,8 @@ struct MaskRecord: Encodable {
         case stabilityScore = "stability_score", cropBox = "crop_box"
     }
 
-    init(_ m: GeneratedMask) {
-        segmentation = m.rle.coco
+    init(_ m: GeneratedMask, segmentation: Segmentation) {
+        self.segmentation = segmentation
         area = m.area
         bbox = m.bbox
         predictedIoU = m.predictedIoU

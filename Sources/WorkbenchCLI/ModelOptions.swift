@@ -8,6 +8,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Checkpoint (.pt or .safetensors) of a SAM 2 / 2.1 model.")
     var checkpoint: String
 
+    @Option(help: "Released config name (sam2.1_hiera_t, sam2_hiera_l, …) instead of inferring it from the checkpoint's shapes.")
+    var config: String?
+
     @Option(name: .customLong("image-size"), help: "Model input side (1024 for the released checkpoints).")
     var imageSize: Int = 1024
 
@@ -37,7 +40,10 @@ struct ModelOptions: ParsableArguments {
         CLI.orFail {
             let ckpt = try Checkpoint.open(checkpoint)
             let config: SAM2ModelConfig
-            do { config = try SAM2ModelConfig.inferred(from: ckpt, imageSize: imageSize, encoder: try encoderOverride(ckpt)) }
+            do {
+                config = try SAM2ModelConfig.inferred(from: ckpt, imageSize: imageSize, encoder: try encoderOverride(ckpt),
+                                                      name: self.config)
+            }
             catch let error as HieraError {
                 guard case .unknownTrunk = error else { throw error }
                 CLI.fail("\(error.description) — for such a trunk give --hiera-window-spec and --hiera-global-att-blocks (and --hiera-heads if not 1)")

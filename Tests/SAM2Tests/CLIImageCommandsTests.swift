@@ -276,6 +276,31 @@ final class CLIImageCommandsTests: XCTestCase {
         }
     }
 
+    /// The three official output modes describe the same masks.
+    func testEverythingOutputModesAgree() throws {
+        let common = ["--points-per-side", "4", "--pred-iou-thresh", "0.5", "--stability-score-thresh", "0.7", "--box-nms-thresh", "1.0"]
+        var segmentations: [String: [Any]] = [:]
+        for mode in ["coco_rle", "uncompressed_rle", "binary_mask"] {
+            let dir = tmp.appendingPathComponent(mode)
+            let r = try workbench(["everything", photo] + modelArgs + common + ["--output-mode", mode, "--out", dir.path])
+            XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")
+            let records = try XCTUnwrap(json(dir.appendingPathComponent("masks.json")) as? [[String: Any]])
+            segmentations[mode] = records.map { $0["segmentation"] as Any }
+        }
+        let coco = try XCTUnwrap(segmentations["coco_rle"]), raw = try XCTUnwrap(segmentations["uncompressed_rle"])
+        let files = try XCTUnwrap(segmentations["binary_mask"])
+        XCTAssertGreaterThan(coco.count, 1)
+        XCTAssertEqual(coco.count, raw.count); XCTAssertEqual(coco.count, files.count)
+        for (k, (c, (u, f))) in zip(coco, zip(raw, files)).enumerated() {
+            let cd = try XCTUnwrap(c as? [String: Any]), ud = try XCTUnwrap(u as? [String: Any])
+            let size = numbers(ud["size"]).map { Int($0) }
+            let rle = UncompressedRLE(size: size, counts: numbers(ud["counts"]).map { Int($0) })
+            XCTAssertEqual(rle.coco.counts, cd["counts"] as? String, "mask \(k)")
+            let png = try readMask(tmp.appendingPathComponent("binary_mask").appendingPathComponent(try XCTUnwrap(f as? String)))
+            XCTAssertEqual(png, try rle.decode().data, "mask \(k): PNG vs RLE")
+        }
+    }
+
     func testEverythingRejectsBadOptions() throws {
         for (args, text) in [(["--points-per-side", "0"], "--points-per-side must be ≥ 1"),
                              (["--crop-overlap-ratio", "1.5"], "--crop-overlap-ratio"),
