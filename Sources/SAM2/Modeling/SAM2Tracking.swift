@@ -331,9 +331,10 @@ public final class SAM2VideoModel: @unchecked Sendable {
 
     /// `_prepare_memory_conditioned_features`: the frame's features conditioned on the memories and pointers the
     /// policy selects from `bank` ([1, C, h, w]); an initial conditioning frame gets `no_mem_embed` instead.
+    /// `maskmemPosEnc` [1, memDim, h, w] replaces the memory encoder's sine encoding (tests).
     public func prepareMemoryConditionedFeatures(frameIdx: Int, isInitCondFrame: Bool, features: TrackingFrameFeatures,
                                                  bank: MemoryBank, policy: any MemoryPolicy, numFrames: Int,
-                                                 reverse: Bool) throws -> (pixFeat: Tensor, selection: MemorySelection?) {
+                                                 reverse: Bool, maskmemPosEnc: Tensor? = nil) throws -> (pixFeat: Tensor, selection: MemorySelection?) {
         let c = hiddenDim, h = features.visionFeatures.shape[2], w = features.visionFeatures.shape[3]
         if isInitCondFrame && config.directlyAddNoMemEmbed {
             return (features.visionFeatures + embeddings.noMemEmbed.reshaped([1, c, 1, 1]), nil)
@@ -343,6 +344,7 @@ public final class SAM2VideoModel: @unchecked Sendable {
         var memory: [Tensor] = [], memoryPos: [Tensor] = []
         var numObjPtrTokens = 0
         var selection: MemorySelection? = nil
+        let posTokens = maskmemPosEnc.map { $0.reshaped([1, memDim, h * w]).permuted([0, 2, 1]) } ?? maskmemPosEncTokens
         if !isInitCondFrame {
             let query = MemoryQuery(frameIdx: frameIdx, reverse: reverse, numFrames: numFrames, settings: memorySettings)
             let sel = policy.select(query, bank: bank)
@@ -357,7 +359,7 @@ public final class SAM2VideoModel: @unchecked Sendable {
                 }
                 memory.append(feats.reshaped([1, memDim, h * w]).permuted([0, 2, 1]))
                 let tpos = embeddings.maskmemTposEnc.select(axis: 0, index: slots - m.tPos - 1).reshaped([1, 1, memDim])
-                memoryPos.append(maskmemPosEncTokens + tpos)
+                memoryPos.append(posTokens + tpos)
             }
             if !sel.pointers.isEmpty {
                 var ptrs: [Tensor] = []
