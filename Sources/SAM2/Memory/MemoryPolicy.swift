@@ -91,17 +91,9 @@ public enum MemoryPolicyError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-private let builtinMemoryPoliciesRegistered: Void = {
-    try? Registry.shared.register(OfficialMemoryPolicy.descriptor) { try OfficialMemoryPolicy(options: $0) }
-}()
-
 extension Registry {
-    /// Adds the built-in memory policies ("official") to the shared registry (idempotent).
-    public static func registerBuiltinMemoryPolicies() { _ = builtinMemoryPoliciesRegistered }
-
-    /// Builds the named memory policy with its options.
+    /// Builds the named memory policy with its options ("official" is built in; see `Registry.shared`).
     public func makeMemoryPolicy(_ name: String, options: [String: OptionValue] = [:]) throws -> any MemoryPolicy {
-        Registry.registerBuiltinMemoryPolicies()
         guard let policy = try make(.memoryPolicy, name, options: options) as? any MemoryPolicy else {
             throw MemoryPolicyError.notAPolicy(name: name)
         }
