@@ -1,10 +1,10 @@
 import Foundation
 import SAM2
 
-/// Installs the libraries scripts see: `sam2`, `metrics`, `synth` and `workbench`.
+/// Installs the libraries scripts see: `sam2`, `metrics`, `synth`, `plot` and `workbench`.
 public enum Bindings {
     /// Names of the global libraries (for completion and docs).
-    public static let libraries = ["sam2", "metrics", "synth", "workbench"]
+    public static let libraries = ["sam2", "metrics", "synth", "plot", "workbench"]
 
     static func install(into state: LuaState) throws {
         ImageBindings.install(into: state)
@@ -21,8 +21,11 @@ public enum Bindings {
         state.setLibrary("metrics", [
             ("jf", MetricsBindings.jf),
             ("evaluate", MetricsBindings.evaluate),
+            ("clicks", PromptSimulationBindings.clicks),
+            ("box", PromptSimulationBindings.box),
         ])
         state.setLibrary("synth", [("generate", SynthBindings.generate)])
+        state.setLibrary("plot", PlotBindings.members)
         state.setLibrary("workbench", [
             ("mkdir", { call in
                 let path = try call.string(1)
@@ -31,6 +34,8 @@ public enum Bindings {
                 return [.string(path)]
             }),
             ("live_objects", { _ in [.int(LuaObject.liveCount)] }),
+            ("experiment", ExperimentBindings.experiment),
+            ("interrupted", { _ in [.bool(ExperimentInterrupt.requested)] }),
         ])
         try state.execute(prelude, chunkName: "=workbench.prelude", arguments: [state.projectRoot ?? ""])
     }
