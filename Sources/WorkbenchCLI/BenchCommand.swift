@@ -1,12 +1,12 @@
 import ArgumentParser
 import SAM2
 
-/// `workbench bench …`: kernel benchmarks.
+/// `workbench bench …`: kernel and model benchmarks (the model ones are in ModelBenchCommands.swift).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the compute kernels (sgemm, fused attention).",
-        subcommands: [Gemm.self]
+        abstract: "Measure the compute kernels (sgemm, fused attention) and the model's modules (encoder, memory attention).",
+        subcommands: [Gemm.self, Encoder.self, Attention.self, Track.self, All.self]
     )
 
     struct Gemm: ParsableCommand {
