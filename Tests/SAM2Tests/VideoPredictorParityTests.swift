@@ -28,14 +28,6 @@ final class VideoPredictorParityTests: XCTestCase {
         return try Npy.read(Self.dir.appendingPathComponent(file).path)
     }
 
-    /// The array if its file exists: make_video_model_fixtures.py deletes (a)'s per-frame propagation arrays
-    /// when it points (e)'s identical ones at them (its dedup returns the same file), so those are absent.
-    func optionalNpy(_ record: Any?) throws -> Tensor? {
-        let file = (record as! [String: Any])["file"] as! String
-        let path = Self.dir.appendingPathComponent(file).path
-        return FileManager.default.fileExists(atPath: path) ? try Npy.read(path) : nil
-    }
-
     /// ‖a − b‖ / ‖b‖ over all elements.
     func relativeL2(_ a: Tensor, _ b: Tensor) -> Float {
         var num: Double = 0, den: Double = 0
@@ -84,11 +76,7 @@ final class VideoPredictorParityTests: XCTestCase {
                 let ptr = Tensor(shape: [1, m.hiddenDim], data: (call["obj_ptr"] as! [[Double]])[0].map(Float.init))
                 XCTAssertEqual(out.objectScore, score, accuracy: 1e-3 * max(1, abs(score)), "\(name) call\(i) score")
                 assertClose(out.objPtr, ptr, atol: 1e-3, rtol: 1e-3, "\(name) call\(i) obj_ptr")
-                // (b)'s call arrays were deduplicated against a deleted probe run by the fixture script.
-                guard let expected = try optionalNpy(call["pred_masks"]) else {
-                    report.append("\(name) call\(i): arrays missing from the fixture set; score \(out.objectScore) vs \(score), ptr maxdiff \(out.objPtr.maxAbsDifference(ptr))")
-                    continue
-                }
+                let expected = try npy(call["pred_masks"])
                 let err = relativeL2(out.predMasks, expected)
                 worstLogitErr = max(worstLogitErr, err)
                 report.append("\(name) call\(i): logits relL2 \(err), score \(out.objectScore) vs \(score), ptr maxdiff \(out.objPtr.maxAbsDifference(ptr))")
@@ -104,9 +92,13 @@ final class VideoPredictorParityTests: XCTestCase {
                 let order = prop["frame_order"] as! [Int]
                 let ids = prop["obj_ids"] as! [Int]
                 XCTAssertEqual(p.objectIds, ids)
-                let masksOpt = try optionalNpy(prop["pred_masks"]), scoresOpt = try optionalNpy(prop["object_score_logits"])
-                let ptrsOpt = try optionalNpy(prop["obj_ptr"])
-                if masksOpt == nil { report.append("\(name) prop\(j): per-frame arrays missing from the fixture set, compared via maskmem/video-res only") }
+                let masks = try npy(prop["pred_masks"]), scores = try npy(prop["object_score_logits"])
+                let ptrs = try npy(prop["obj_ptr"])
+                guard masks.shape == [order.count, ids.count, 64, 64], scores.shape == [order.count, ids.count],
+                      ptrs.shape == [order.count, ids.count, m.hiddenDim] else {
+                    XCTFail("\(name) prop\(j): fixture shapes \(masks.shape) \(scores.shape) \(ptrs.shape) do not match \(order.count) frames × \(ids.count) objects")
+                    continue
+                }
                 let mm = prop["maskmem_features"] as? [String: Any]
                 let mmFrames = mm?["frames"] as? [Int] ?? []
                 let mmExpected = try mm.map { try npy($0["file"]) }
@@ -129,7 +121,6 @@ final class VideoPredictorParityTests: XCTestCase {
                             XCTAssertLessThan(merr, 1e-2, "\(name) prop\(j) frame \(r.frameIndex) obj \(id) maskmem (bf16)")
                             report.append("\(name) prop\(j) f\(r.frameIndex) o\(id): maskmem relL2 \(merr)")
                         }
-                        guard let masks = masksOpt, let scores = scoresOpt, let ptrs = ptrsOpt else { continue }
                         let exp = Tensor(shape: [1, 1, 64, 64], data: Array(masks.data[((k * ids.count + o) * plane)..<((k * ids.count + o + 1) * plane)]))
                         let err = relativeL2(r.lowResMasks.slice(axis: 0, start: o, end: o + 1), exp)
                         worstLogitErr = max(worstLogitErr, err)
