@@ -10,6 +10,7 @@ public enum Bindings {
         ImageBindings.install(into: state)
         TensorBindings.install(into: state)
         ModelBindings.install(into: state)
+        VideoBindings.install(into: state)
         state.setLibrary("sam2", [
             ("load", ModelBindings.load),
             ("image", ImageBindings.image),
@@ -17,6 +18,8 @@ public enum Bindings {
             ("tensor", TensorBindings.tensor),
             ("npy", TensorBindings.npy),
             ("components", ModelBindings.components),
+            ("video", VideoBindings.video),
+            ("register", RegisterBindings.register),
         ])
         state.setLibrary("metrics", [
             ("jf", MetricsBindings.jf),

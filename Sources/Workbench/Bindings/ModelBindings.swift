@@ -11,6 +11,8 @@ public final class ModelObject: LuaObject {
     public let parts: SAM2Model.Parts
     private var predictor: SAM2ImagePredictor?
     private weak var embedded: ImageObject?
+    /// Video models built by `model:track` (see VideoBindings.swift).
+    let trackingCache = TrackingCache()
 
     /// Wraps a model.
     public init(_ model: SAM2Model, parts: SAM2Model.Parts) { self.model = model; self.parts = parts }
@@ -36,6 +38,7 @@ enum ModelBindings {
             ("info", { _, me in [info(me)] }),
             ("segment", segment),
             ("everything", everything),
+            ("track", VideoBindings.track),
         ])
     }
 
