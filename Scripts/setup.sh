@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 swift build -c release
-bash Examples/first-look.sh
+.build/release/workbench run Examples/quickstart.lua
