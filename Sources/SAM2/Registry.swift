@@ -194,6 +194,7 @@ public final class Registry: @unchecked Sendable {
     private func registerBuiltins() {
         // Errors here would be programmer errors (duplicate built-in names).
         try! register(OfficialMemoryPolicy.descriptor) { try OfficialMemoryPolicy(options: $0) }
+        try! PromptSchedules.register(in: self)
         try! registerImageEncoder(ComponentDescriptor(
             kind: .imageEncoder, name: "hiera",
             summary: "official SAM 2 image encoder: Hiera trunk + FPN neck (config from the checkpoint's shapes)")) { w, config, _ in

@@ -50,6 +50,11 @@ public final class SAM2VideoPredictor {
     public var fillHoleArea: Int
     /// Keep only the highest-scoring object per pixel in the video-resolution output.
     public var nonOverlapMasks: Bool
+    /// `add_all_frames_to_correct_as_cond` (official default false): when true, a click or mask on a frame
+    /// that was already tracked makes it a conditioning frame, so the correction survives re-propagation
+    /// (otherwise it is stored as a non-conditioning output, which the next propagation recomputes and drops).
+    /// Simulated corrective clicks (`InteractiveEvaluation`) need it on.
+    public var addAllFramesToCorrectAsCond = false
     /// Frames whose features are kept (LRU); the official keeps the most recent one.
     public var featureCacheCapacity: Int { didSet { trimCache() } }
     /// Encoder runs so far (one per frame not in the cache).
@@ -181,7 +186,7 @@ public final class SAM2VideoPredictor {
         objects[k].maskInputs[frame] = nil
         let isInit = objects[k].framesTracked[frame] == nil
         let reverse = isInit ? false : objects[k].framesTracked[frame]!
-        let isCond = isInit
+        let isCond = isInit || addAllFramesToCorrectAsCond
         var prev: FrameOutput? = nil
         if let t = objects[k].temp[frame], t.isCond == isCond { prev = t.output }
         prev = prev ?? objects[k].bank.conditioning(frame) ?? objects[k].bank.nonConditioning(frame)
@@ -211,8 +216,9 @@ public final class SAM2VideoPredictor {
         let reverse = isInit ? false : objects[k].framesTracked[frame]!
         let (out, _) = try runSingleFrameInference(k, frame: frame, isInitCondFrame: isInit, points: nil, maskInputs: m,
                                                    reverse: reverse, runMemEncoder: false)
-        objects[k].temp[frame] = (out, isInit)
-        return consolidated(frame: frame, isCond: isInit)
+        let isCond = isInit || addAllFramesToCorrectAsCond
+        objects[k].temp[frame] = (out, isCond)
+        return consolidated(frame: frame, isCond: isCond)
     }
 
     /// `clear_all_prompts_in_frame`: forgets the object's prompts on `frame`; a conditioning output becomes a
