@@ -24,6 +24,7 @@ public enum Bindings {
         state.setLibrary("metrics", [
             ("jf", MetricsBindings.jf),
             ("evaluate", MetricsBindings.evaluate),
+            ("interactive", InteractiveBindings.interactive),
             ("clicks", PromptSimulationBindings.clicks),
             ("box", PromptSimulationBindings.box),
         ])
