@@ -27,15 +27,7 @@ enum InteractiveBindings {
         var policy: (any MemoryPolicy)? = nil
         if o.has("memory") || o.has("memory_options") {
             let name = try o.string("memory") ?? "official"
-            let policyOptions = try o.componentOptions("memory_options")
-            let made: Any
-            do { made = try Registry.shared.make(.memoryPolicy, name, options: policyOptions) }
-            catch { throw o.error(policyOptions.isEmpty ? "memory" : "memory_options", String(describing: error)) }
-            guard let p = made as? any MemoryPolicy else { throw MemoryPolicyError.notAPolicy(name: name) }
-            if let lua = p as? LuaMemoryPolicy, lua.definition.state !== call.state {
-                throw o.error("memory", "memory policy '\(name)' was registered by another Lua state")
-            }
-            policy = p
+            policy = try VideoBindings.memoryPolicy(name, options: try o.componentOptions("memory_options"), from: o, call: call)
         }
         let boundTh = try o.number("bound_th") ?? BoundaryMeasure.defaultBoundThreshold
         guard boundTh > 0 else { throw o.error("bound_th", "must be positive, got \(boundTh)") }

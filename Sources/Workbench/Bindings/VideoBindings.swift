@@ -123,6 +123,20 @@ enum VideoBindings {
     }
 
     /// model:track(video, options) → sam2.tracker
+    /// The registered memory policy `name` built with `options`; registry errors are reported on the `memory` /
+    /// `memory_options` key, and a Lua policy must belong to the calling Lua state.
+    static func memoryPolicy(_ name: String, options: [String: OptionValue], from o: LuaOptions,
+                             call: LuaCall) throws -> any MemoryPolicy {
+        let made: Any
+        do { made = try Registry.shared.make(.memoryPolicy, name, options: options) }
+        catch { throw o.error(options.isEmpty ? "memory" : "memory_options", String(describing: error)) }
+        guard let policy = made as? any MemoryPolicy else { throw MemoryPolicyError.notAPolicy(name: name) }
+        if let lua = policy as? LuaMemoryPolicy, lua.definition.state !== call.state {
+            throw o.error("memory", "memory policy '\(name)' was registered by another Lua state")
+        }
+        return policy
+    }
+
     static func track(_ call: LuaCall, _ me: ModelObject) throws -> [LuaValue] {
         let video = try call.object(2, VideoObject.self)
         let o = try call.options(3, known: trackOptions)
@@ -161,13 +175,7 @@ enum VideoBindings {
         let fillHoleArea = try o.int("fill_hole_area") ?? 8
         guard fillHoleArea >= 0 else { throw o.error("fill_hole_area", "must be >= 0, got \(fillHoleArea)") }
 
-        let policyAny: Any
-        do { policyAny = try Registry.shared.make(.memoryPolicy, name, options: policyOptions) }
-        catch { throw o.error(policyOptions.isEmpty ? "memory" : "memory_options", String(describing: error)) }
-        guard let policy = policyAny as? any MemoryPolicy else { throw MemoryPolicyError.notAPolicy(name: name) }
-        if let lua = policy as? LuaMemoryPolicy, lua.definition.state !== call.state {
-            throw o.error("memory", "memory policy '\(name)' was registered by another Lua state")
-        }
+        let policy = try memoryPolicy(name, options: policyOptions, from: o, call: call)
         let model = try me.videoModel(tracking: tracking, highResFeatures: highRes)
         let predictor = SAM2VideoPredictor(model: model, frames: video.source, policy: policy, fillHoleArea: fillHoleArea,
                                            nonOverlapMasks: try o.bool("non_overlap") ?? false)
