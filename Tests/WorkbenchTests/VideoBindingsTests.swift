@@ -190,7 +190,7 @@ final class VideoBindingsTests: XCTestCase {
             ("tracker.add_points('x')", "calling 'add_points' on bad self"),
             ("sam2.register('memory', 'official', {select = function() end})", "'official' is built in and cannot be replaced"),
             ("sam2.register('memory', 'x', {})", "option 'select': function expected, got nil"),
-            ("sam2.register('decoder', 'x', {select = print})", "kind 'memory' expected, got 'decoder'"),
+            ("sam2.register('decoder', 'x', {select = print})", "kind 'memory' or 'prompts' expected, got 'decoder'"),
             ("sam2.register('memory', 'x', {select = print, bogus = 1})", "unknown option 'bogus' (options: select, retain, options, summary)"),
         ]
         for (code, expected) in cases {

@@ -21,6 +21,9 @@ enum InteractiveBindings {
             if case .unknownComponent = e { throw o.error("schedule", String(describing: e)) }
             throw o.error("options", String(describing: e))
         } catch { throw o.error("options", String(describing: error)) }
+        if let lua = schedule as? LuaPromptSchedule, lua.definition.state !== call.state {
+            throw o.error("schedule", "prompt schedule '\(scheduleName)' was registered by another Lua state")
+        }
 
         // No memory option: the runner's default (official policy without eviction, so a click on a tracked frame
         // sees that frame's earlier logits, as in the official predictor).
@@ -51,8 +54,13 @@ enum InteractiveBindings {
                                                skipFirstAndLast: try o.bool("skip_first_and_last") ?? true, boundTh: boundTh)
         let results: [InteractiveVideoResult] = try names.map { name in
             let video = try GroundTruthVideo(sequence: try dataset.sequence(name))
-            if let lua = policy as? LuaMemoryPolicy { return try lua.run(call: call) { try evaluation.run(video, schedule: schedule) } }
-            return try evaluation.run(video, schedule: schedule)
+            // Lua components call back into this call's state: each wraps the evaluation so its callback errors surface.
+            func evaluate() throws -> InteractiveVideoResult {
+                if let lua = schedule as? LuaPromptSchedule { return try lua.run(call: call) { try evaluation.run(video, schedule: schedule) } }
+                return try evaluation.run(video, schedule: schedule)
+            }
+            if let lua = policy as? LuaMemoryPolicy { return try lua.run(call: call) { try evaluate() } }
+            return try evaluate()
         }
         return [table(results, schedule: schedule.name)]
     }

@@ -182,26 +182,16 @@ enum RegisterBindings {
         let kind = try call.string(1)
         let name = try call.string(2)
         guard !name.isEmpty else { throw call.argumentError(2, "name must not be empty") }
-        guard kind == ComponentKind.memoryPolicy.rawValue else {
-            throw call.argumentError(1, "kind 'memory' expected, got '\(kind)' (Lua components can be memory policies; prompt schedules are plain Lua functions)")
+        switch kind {
+        case ComponentKind.memoryPolicy.rawValue: break
+        case ComponentKind.promptSchedule.rawValue: return try registerSchedule(call, name: name)
+        default: throw call.argumentError(1, "kind 'memory' or 'prompts' expected, got '\(kind)' (Lua components can be memory policies and prompt schedules)")
         }
         let impl = try call.options(3, known: ["select", "retain", "options", "summary"])
         if case .nil = try call.value(3) { throw call.typeError(3, expected: "table", got: .nil) }
         guard let selectFn = try impl.function("select") else { throw impl.error("select", "function expected, got nil") }
         let retainFn = try impl.function("retain")
-        var declared: [ComponentOption] = []
-        for (key, v) in (try impl.table("options"))?.fields ?? [] {
-            let value: OptionValue
-            switch v {
-            case let .int(i): value = .int(i)
-            case let .number(d): value = .number(d)
-            case let .bool(b): value = .bool(b)
-            case let .string(s): value = .string(s)
-            default: throw impl.error("options.\(key)", "default value must be a number, boolean or string, got \(v.typeName)")
-            }
-            declared.append(ComponentOption(key, value, "declared by the Lua policy"))
-        }
-        declared.sort { $0.name < $1.name }
+        let declared = try declaredOptions(impl, by: "the Lua policy")
         let summary = try impl.string("summary") ?? "memory policy written in Lua"
         let definition = LuaPolicyDefinition(name: name, state: call.state, select: call.persistentFunction(selectFn)!,
                                              retain: retainFn.flatMap { call.persistentFunction($0) })
@@ -217,5 +207,22 @@ enum RegisterBindings {
         }
         fromLua.insert(key)
         return [.string(name)]
+    }
+
+    /// The `options = {name = default}` of a Lua component, sorted by name.
+    static func declaredOptions(_ impl: LuaOptions, by owner: String) throws -> [ComponentOption] {
+        var declared: [ComponentOption] = []
+        for (key, v) in (try impl.table("options"))?.fields ?? [] {
+            let value: OptionValue
+            switch v {
+            case let .int(i): value = .int(i)
+            case let .number(d): value = .number(d)
+            case let .bool(b): value = .bool(b)
+            case let .string(s): value = .string(s)
+            default: throw impl.error("options.\(key)", "default value must be a number, boolean or string, got \(v.typeName)")
+            }
+            declared.append(ComponentOption(key, value, "declared by \(owner)"))
+        }
+        return declared.sorted { $0.name < $1.name }
     }
 }
