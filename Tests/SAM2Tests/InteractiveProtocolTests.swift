@@ -42,9 +42,18 @@ final class InteractiveProtocolTests: XCTestCase {
 
     // MARK: - Registry and options
 
+    /// A registry holding only the built-in schedules (Registry.shared also holds schedules other tests in
+    /// this process registered from Lua).
+    static let builtins: Registry = {
+        let r = Registry()
+        try! PromptSchedules.register(in: r)
+        return r
+    }()
+
     func testRegistryListsSchedulesWithOptions() throws {
-        let listed = Registry.shared.components(.promptSchedule)
+        let listed = Self.builtins.components(.promptSchedule)
         XCTAssertEqual(listed.map(\.name), ["box", "clicks", "mask", "offline", "online"])
+        XCTAssertTrue(Set(listed.map(\.name)).isSubset(of: Set(Registry.shared.components(.promptSchedule).map(\.name))))
         let options = Dictionary(uniqueKeysWithValues: listed.map { ($0.name, $0.options.map(\.name)) })
         XCTAssertEqual(options["clicks"], ["k", "rule"])
         XCTAssertEqual(options["box"], ["noise", "noise_model", "bound", "seed"])
@@ -69,7 +78,7 @@ final class InteractiveProtocolTests: XCTestCase {
 
     func testBadOptionsGiveTypedErrors() {
         func expect<E: Error & Equatable>(_ name: String, _ options: [String: OptionValue], _ expected: E) {
-            XCTAssertThrowsError(try PromptSchedules.make(name, options: options), "\(name) \(options)") { error in
+            XCTAssertThrowsError(try PromptSchedules.make(name, options: options, registry: Self.builtins), "\(name) \(options)") { error in
                 XCTAssertEqual(error as? E, expected, "\(error)")
                 XCTAssertFalse("\(error)".isEmpty)
             }

@@ -33,7 +33,7 @@ final class ReplTests: XCTestCase {
         let s = try LuaState(projectRoot: projectRoot)
         let repl = Repl(state: s)
         XCTAssertEqual(repl.completions(for: "sam2.lo"), ["sam2.load"])
-        XCTAssertEqual(repl.completions(for: "metrics."), ["metrics.box", "metrics.clicks", "metrics.evaluate", "metrics.jf"])
+        XCTAssertEqual(repl.completions(for: "metrics."), ["metrics.box", "metrics.clicks", "metrics.evaluate", "metrics.interactive", "metrics.jf"])
         XCTAssertEqual(repl.completions(for: "plot."), ["plot.bar", "plot.line"])
         XCTAssertTrue(repl.completions(for: "sa").contains("sam2"))
         XCTAssertTrue(repl.completions(for: "wh").contains("while"))
