@@ -4,11 +4,12 @@
 # (< 1: Swift is faster). Both JSON reports are kept in OUT_DIR.
 #
 # Usage: Scripts/bench/compare.sh [--config sam2.1_hiera_t]... [--threads 2] [--repeats 3] [--image-size 1024]
-#            [--checkpoint CKPT] [--benchmarks encoder,attention] [--out-dir DIR]
+#            [--checkpoint CKPT] [--benchmarks encoder,attention,track] [--objects 1,3] [--frames 12] [--out-dir DIR]
+# `track` (tracking seconds per frame at steady state, frames >= 8 of a synthetic video) runs `workbench bench track`.
 # Needs a release build (`swift build -c release`), python3 with torch (CPU) and the official `sam2` package.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-configs=() threads=2 repeats=3 size=1024 checkpoint="" benchmarks="encoder,attention"
+configs=() threads=2 repeats=3 size=1024 checkpoint="" benchmarks="encoder,attention" objects="1,3" frames=12
 out="${TMPDIR:-/tmp}/sam2-bench-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,8 +19,10 @@ while [ $# -gt 0 ]; do
     --image-size) size="$2"; shift 2 ;;
     --checkpoint) checkpoint="$2"; shift 2 ;;
     --benchmarks) benchmarks="$2"; shift 2 ;;
+    --objects) objects="$2"; shift 2 ;;
+    --frames) frames="$2"; shift 2 ;;
     --out-dir) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,14 +35,23 @@ common=(--threads "$threads" --repeats "$repeats" --image-size "$size")
 cfg=(); for c in "${configs[@]}"; do cfg+=(--config "$c"); done
 ck=(); [ -z "$checkpoint" ] || ck=(--checkpoint "$checkpoint")
 
-# One process for all kinds (one sgemm reference, each model built once); `all` = encoder + attention.
-kinds=(${benchmarks//,/ })
-sub="${kinds[0]}"; [ ${#kinds[@]} -eq 1 ] || sub=all
-echo "== swift: workbench bench $sub ${cfg[*]} ${common[*]} ${ck[*]}" >&2
-"$bin" bench "$sub" "${cfg[@]}" "${common[@]}" "${ck[@]}" --json "$out/swift.json" >&2
-echo "== pytorch: pytorch_reference.py --benchmarks $benchmarks ${cfg[*]} ${common[*]} ${ck[*]}" >&2
+# One process for the per-module kinds (one sgemm reference, each model built once); `all` = encoder + attention.
+# `track` is its own subcommand.
+kinds=() track=0
+for k in ${benchmarks//,/ }; do if [ "$k" = track ]; then track=1; else kinds+=("$k"); fi; done
+if [ ${#kinds[@]} -gt 0 ]; then
+  sub="${kinds[0]}"; [ ${#kinds[@]} -eq 1 ] || sub=all
+  echo "== swift: workbench bench $sub ${cfg[*]} ${common[*]} ${ck[*]}" >&2
+  "$bin" bench "$sub" "${cfg[@]}" "${common[@]}" "${ck[@]}" --json "$out/swift.json" >&2
+fi
+if [ $track -eq 1 ]; then
+  echo "== swift: workbench bench track ${cfg[*]} ${common[*]} ${ck[*]} --objects $objects --frames $frames" >&2
+  "$bin" bench track "${cfg[@]}" "${common[@]}" "${ck[@]}" --objects "$objects" --frames "$frames" \
+    --json "$out/swift-track.json" >&2
+fi
+echo "== pytorch: pytorch_reference.py --benchmarks $benchmarks ${cfg[*]} ${common[*]} ${ck[*]} --objects $objects --frames $frames" >&2
 python3 "$root/Scripts/bench/pytorch_reference.py" --benchmarks "$benchmarks" "${cfg[@]}" "${common[@]}" "${ck[@]}" \
-  --json "$out/pytorch.json" > /dev/null
+  --objects "$objects" --frames "$frames" --json "$out/pytorch.json" > /dev/null
 
 python3 - "$out" <<'PY'
 import json, sys
@@ -47,7 +59,9 @@ from pathlib import Path
 out = Path(sys.argv[1])
 swift = {}
 machine = None
-for f in [out / "swift.json"]:
+for f in [out / "swift.json", out / "swift-track.json"]:
+    if not f.exists():
+        continue
     r = json.loads(f.read_text())
     machine = machine or r["machine"]
     for m in r["measurements"]:
@@ -69,5 +83,11 @@ for t in torch_report["measurements"]:
         row += [f"{s[key]:{w}.3f}", f"{t[key]:{w}.3f}", f"{s[key] / t[key]:6.2f}"]
     row += [f"{mib(s.get('peak_rss_bytes')):>10}", f"{mib(t.get('peak_rss_bytes')):>10}"]
     print(" ".join(row))
+    if s.get("parts") and t.get("parts"):
+        tp = {p["name"]: p for p in t["parts"]}
+        cells = [f"{p['name']} {p['mean_seconds']:.3f}/{tp[p['name']]['mean_seconds']:.3f}"
+                 + (f" ({p['mean_seconds'] / tp[p['name']]['mean_seconds']:.2f})" if tp[p['name']]['mean_seconds'] > 0 else "")
+                 for p in s["parts"] if p["name"] in tp]
+        print(f"{'':>12}mean s/frame swift/torch (ratio): " + ", ".join(cells))
 print(f"(ratio = swift / pytorch; JSON in {out})")
 PY

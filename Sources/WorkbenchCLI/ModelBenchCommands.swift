@@ -89,16 +89,67 @@ extension BenchCommand {
 
     struct Track: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time one tracking step per frame (not available yet: needs the video tracker).")
+            abstract: "Time SAM2VideoPredictor per frame at steady state (7 memories) for 1 and 3 objects, split by part.",
+            discussion: """
+                A synthetic \(TrackBenchmark.steadyStateFrame)+ frame video (three moving discs, no files), one click per \
+                object on frame 0, propagated forwards; frames ≥ \(TrackBenchmark.steadyStateFrame) are timed. Default \
+                model: sam2.1_hiera_t with random weights. --repeats is not used (every timed frame is a run).
+                """)
         @OptionGroup var options: ModelBenchOptions
+
+        @Option(help: ArgumentHelp("Object counts to time, comma-separated (each 1…3).", valueName: "1,3"))
+        var objects: String = "1,3"
+
+        @Option(help: "Frames in the synthetic video (frames ≥ \(TrackBenchmark.steadyStateFrame) are timed; ≥ 17 for 16 object pointers).")
+        var frames: Int = 12
+
+        func validate() throws {
+            if objectCounts == nil { throw ValidationError("--objects must be a comma-separated list of 1, 2 or 3, got '\(objects)'") }
+            if frames <= TrackBenchmark.steadyStateFrame {
+                throw ValidationError("--frames must be > \(TrackBenchmark.steadyStateFrame), got \(frames)")
+            }
+        }
+
+        var objectCounts: [Int]? {
+            let v = objects.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !v.isEmpty, v.allSatisfy({ $0.map { (1...3).contains($0) } ?? false }) else { return nil }
+            return v.compactMap { $0 }
+        }
+
         func run() throws {
-            CLI.fail("bench track is not implemented yet: it needs the video tracker (SAM2VideoModel), which is not on this branch")
+            let o = options
+            let benchOptions = ModelBenchmark.Options(threads: o.threads, repeats: 1)
+            let report: ModelBenchmark.Report = CLI.orFail {
+                let machine = try ModelBenchmark.machine(benchOptions)
+                let names = o.config.isEmpty && o.checkpoint == nil ? ["sam2.1_hiera_t"] : o.config
+                let models: [() throws -> ModelBenchmark.Model] = o.checkpoint.map { path in
+                    [{ try ModelBenchmark.Model.load(checkpoint: path, config: names.first, imageSize: o.imageSize) }]
+                } ?? names.map { name in { try ModelBenchmark.Model.random(config: name, imageSize: o.imageSize, seed: o.seed) } }
+                var measurements: [ModelBenchmark.Measurement] = []
+                for make in models {
+                    let model = try make()
+                    let video = try TrackBenchmark.videoModel(model)
+                    for count in objectCounts ?? [1] {
+                        let m = try TrackBenchmark.measure(model: model, videoModel: video, objects: count, frames: frames,
+                                                           options: benchOptions, machine: machine)
+                        FileHandle.standardError.write(Data(String(format: "%@ %@: best %.3f s/frame, median %.3f s/frame\n",
+                                                                   m.benchmark, m.model, m.bestSeconds, m.medianSeconds).utf8))
+                        measurements.append(m)
+                    }
+                }
+                return ModelBenchmark.Report(machine: machine, repeats: frames - TrackBenchmark.steadyStateFrame,
+                                             measurements: measurements)
+            }
+            print(report.table)
+            if let json = o.json {
+                CLI.orFail { try report.json().write(to: URL(fileURLWithPath: json), options: .atomic) }
+            }
         }
     }
 
     struct All: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run every model benchmark available (encoder, attention).")
+            abstract: "Run the per-module benchmarks (encoder, attention); `bench track` runs separately.")
         @OptionGroup var options: ModelBenchOptions
         func run() throws { options.run(ModelBenchmark.Kind.allCases) }
     }

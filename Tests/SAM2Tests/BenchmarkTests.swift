@@ -102,6 +102,98 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertNotNil((json["machine"] as? [String: Any])?["sgemm_gflops"])
     }
 
+    /// Memory encoder at the reduced size: in_dim 16, out_dim 8, 32² mask → 2×2 features (N = 4).
+    func testMemoryEncoderFlopsByHand() {
+        let f = ModelFlops.memoryEncoder(MemoryEncoderConfig(inDim: 16, outDim: 8), imageSize: 32)
+        // Mask downsampler, 3×3 stride-2 convs 1→4 (16²), 4→16 (8²), 16→64 (4²), 64→256 (2²):
+        // 2·256·1·4·9 = 18,432; 2·64·4·16·9 = 73,728; 2·16·16·64·9 = 294,912; 2·4·64·256·9 = 1,179,648;
+        // then 1×1 256→16 on 4 pixels: 2·4·256·16 = 32,768.
+        XCTAssertEqual(f.flops(of: "mask_downsampler"), 18_432 + 73_728 + 294_912 + 1_179_648 + 32_768)
+        XCTAssertEqual(f.flops(of: "pix_feat_proj"), 2 * 4 * 16 * 16)                  // 2,048
+        // Per CXBlock: depthwise 7×7 2·4·16·49 = 6,272; pwconv1 + pwconv2 2·2·4·16·64 = 16,384.
+        XCTAssertEqual(f.flops(of: "fuser"), 2 * (6_272 + 16_384))
+        XCTAssertEqual(f.flops(of: "out_proj"), 2 * 4 * 16 * 8)                        // 1,024
+        XCTAssertEqual(f.total, 1_599_488 + 2_048 + 45_312 + 1_024)
+        XCTAssertEqual(ModelFlops.memoryEncoder(MemoryEncoderConfig(inDim: 16, outDim: 16), imageSize: 32).flops(of: "out_proj"), 0)
+    }
+
+    /// Mask decoder at C = 16 (Cᵢ 8), MLP dim 32, IoU head hidden 16, on a 2×2 embedding (N = 4), 2 sparse tokens:
+    /// T = 1 (obj score) + 1 (iou) + 4 (masks) + 2 = 8 tokens.
+    func testMaskDecoderFlopsByHand() {
+        var c = MaskDecoderConfig(transformerDim: 16)
+        c.transformerMLPDim = 32
+        c.iouHeadHiddenDim = 16
+        let f = ModelFlops.maskDecoder(c, embeddingSize: 2, sparseTokens: 2)
+        // Per block: self 8·8·256 + 4·64·16 = 16,384 + 4,096; token→image q/out 4·8·16·8 = 4,096, k/v 4·4·16·8 = 2,048,
+        // attention 4·8·4·8 = 1,024 (7,168); MLP 4·8·16·32 = 16,384; image→token q/out 2,048, k/v 4,096, attention
+        // 1,024 (7,168). Block 20,480 + 7,168 + 16,384 + 7,168 = 51,200; two blocks + a final token→image 7,168.
+        XCTAssertEqual(f.flops(of: "transformer"), 2 * 51_200 + 7_168)
+        // Transposed convs: 2·4·16·4·4 = 2,048; 2·16·4·2·4 = 1,024.
+        XCTAssertEqual(f.flops(of: "output_upscaling"), 3_072)
+        // Hypernetworks 4 · 2·(2·256 + 16·2) = 4,352; products 2·4·2·64 = 1,024.
+        XCTAssertEqual(f.flops(of: "hypernetworks + masks"), 5_376)
+        // IoU MLP 2·(16·16 + 16·16 + 16·4) = 1,152; object score MLP 2·(2·256 + 16) = 1,056.
+        XCTAssertEqual(f.flops(of: "iou/object-score heads"), 2_208)
+        XCTAssertEqual(f.total, 109_568 + 3_072 + 5_376 + 2_208)
+    }
+
+    /// The full random state dict equals the official sam2.1_hiera_t one, key for key and shape for shape.
+    func testRandomSAM2ShapesMatchOfficial() throws {
+        let url = fixturesDir.appendingPathComponent("checkpoint/shapes/sam2.1_hiera_t.json")
+        let official = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [Int]])
+        let ours = RandomCheckpoint.sam2Shapes(encoder: .official(.tiny), memoryAttention: MemoryAttentionConfig())
+        XCTAssertEqual(Set(ours.keys).subtracting(official.keys), [])
+        XCTAssertEqual(Set(official.keys).subtracting(ours.keys), [])
+        for (k, v) in official { XCTAssertEqual(ours[k], v, k) }
+    }
+
+    /// The synthetic video is the bytes Scripts/bench/pytorch_reference.py draws (its numpy `synthetic_frame(3, 64)`:
+    /// sum 1,712,780; two pixels).
+    func testSyntheticFrameMatchesPythonReference() {
+        let f = TrackBenchmark.frame(3, size: 64)
+        XCTAssertEqual(f.pixels.reduce(0) { $0 + Int($1) }, 1_712_780)
+        XCTAssertEqual(Array(f.pixels[(20 * 64 + 17) * 3..<(20 * 64 + 17) * 3 + 3]), [226, 66, 56])
+        XCTAssertEqual(Array(f.pixels[(40 * 64 + 50) * 3..<(40 * 64 + 50) * 3 + 3]), [222, 173, 207])
+    }
+
+    /// bench track runs end to end on a reduced model (the mini Hiera of the parity fixtures, d 32, memory dim 16,
+    /// 256² input; random full state dict): 3 objects, frames 8 and 9 timed, 7 memories each, parts and FLOPs
+    /// filled in. No timing is asserted.
+    func testTrackOnReducedModel() throws {
+        var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
+        attention.dimFeedforward = 64
+        attention.numLayers = 2
+        let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
+                                                    imageSize: 256, seed: 1)
+        let video = try TrackBenchmark.videoModel(model)
+        var options = ModelBenchmark.Options(repeats: 1)
+        options.sgemmSize = [64, 64, 64]
+        let machine = try ModelBenchmark.machine(options)
+        let m = try TrackBenchmark.measure(model: model, videoModel: video, objects: 3, frames: 10, options: options, machine: machine)
+        XCTAssertEqual(m.benchmark, "track 3")
+        XCTAssertEqual(m.seconds.count, 2)
+        XCTAssertTrue(m.shape.contains("7 mem + 8–9 ptr"), m.shape)
+        XCTAssertEqual(m.parts?.map(\.name), ["encoder", "memory attention", "decoder", "memory encoder", "other"])
+        XCTAssertTrue(m.parts!.allSatisfy { $0.meanSeconds >= 0 && $0.meanSeconds.isFinite })
+        XCTAssertGreaterThan(m.parts![1].meanSeconds, 0)
+        // Frames 8 and 9: 7 memories of 16² tokens and 8 / 9 pointers of 32/16 = 2 tokens each, per object.
+        let perFrame = [8, 9].map { ModelFlops.memoryAttention(attention, queries: 256, memoryTokens: 7 * 256 + 2 * $0).total }
+        XCTAssertEqual(m.flops.flops(of: "memory attention"), 3 * (perFrame[0] + perFrame[1]) / 2)
+        XCTAssertEqual(m.flops.flops(of: "memory encoder"),
+                       3 * ModelFlops.memoryEncoder(MemoryEncoderConfig(inDim: 32, outDim: 16), imageSize: 256).total)
+        XCTAssertEqual(m.flops.flops(of: "encoder"), ModelFlops.imageEncoder(HieraTests.miniEncoder, imageSize: 256).total)
+        XCTAssertTrue(m.gflops.isFinite && m.gflops > 0)
+        let report = ModelBenchmark.Report(machine: machine, repeats: 2, measurements: [m])
+        XCTAssertTrue(report.table.contains("memory attention"))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+        let parts = ((json["measurements"] as? [[String: Any]])?.first?["parts"] as? [[String: Any]])
+        XCTAssertNotNil(parts?.first?["mean_seconds"])
+        XCTAssertThrowsError(try TrackBenchmark.measure(model: model, videoModel: video, objects: 4, frames: 10,
+                                                        options: options, machine: machine)) { error in
+            XCTAssertTrue(error is BenchmarkError)
+        }
+    }
+
     func testInvalidOptionsAreTyped() throws {
         XCTAssertThrowsError(try ModelBenchmark.machine(ModelBenchmark.Options(repeats: 0))) { error in
             XCTAssertEqual(error as? BenchmarkError, .invalidOption(name: "repeats", reason: "must be ≥ 1, got 0"))

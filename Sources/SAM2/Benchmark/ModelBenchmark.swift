@@ -49,10 +49,11 @@ public enum ModelBenchmark {
                               imageSize: imageSize, seed: seed)
         }
 
-        /// Any config (e.g. a reduced one for tests) with seeded random weights built in memory.
+        /// Any config (e.g. a reduced one for tests) with seeded random weights built in memory (the full SAM 2
+        /// state dict, so that `bench track` can build the video model from it).
         public static func random(name: String, encoder: HieraImageEncoder.Config, memoryAttention: MemoryAttentionConfig,
                                   imageSize: Int, seed: UInt64 = 0) throws -> Model {
-            let ckpt = try RandomCheckpoint.make(shapes: RandomCheckpoint.shapes(encoder: encoder, memoryAttention: memoryAttention),
+            let ckpt = try RandomCheckpoint.make(shapes: RandomCheckpoint.sam2Shapes(encoder: encoder, memoryAttention: memoryAttention),
                                                  seed: seed)
             return Model(name: name, encoder: encoder, memoryAttention: memoryAttention, checkpoint: ckpt, imageSize: imageSize)
         }
@@ -145,6 +146,8 @@ public enum ModelBenchmark {
         public var peakRSSBytes: Int?
         /// /proc/loadavg right after the runs.
         public var loadAverageAfter: [Double]
+        /// Per-part seconds per run (`track`: encoder, memory attention, decoder, memory encoder, other).
+        public var parts: [TrackBenchmark.PartTime]? = nil
     }
 
     /// Everything one run measured.
@@ -177,6 +180,11 @@ public enum ModelBenchmark {
                     m.peakRSSBytes.map { String(format: "%.0f", Double($0) / 1_048_576) } ?? "n/a",
                     m.loadAverageAfter.first.map { String(format: "%.2f", $0) } ?? "n/a",
                 ], widths: widths))
+                if let parts = m.parts {
+                    lines.append(String(repeating: " ", count: 12) + "per frame (mean / best s): " + parts.map {
+                        String(format: "%@ %.3f / %.3f", $0.name, $0.meanSeconds, $0.bestSeconds)
+                    }.joined(separator: ", "))
+                }
             }
             return lines.joined(separator: "\n")
         }
@@ -268,7 +276,14 @@ public enum ModelBenchmark {
             cpu = Swift.min(cpu, GemmBenchmark.processCPUSeconds() - c0)
         }
         let peak = canResetPeak ? GemmBenchmark.procStatusBytes("VmHWM") : nil
-        let sorted = times.sorted()
+        return measurement(name, model: model, shape: shape, flops: flops, times: times, leastCPU: cpu, peak: peak,
+                           machine: machine)
+    }
+
+    /// A measurement from the wall times of its runs (non-empty), the least CPU time and the peak RSS.
+    static func measurement(_ name: String, model: String, shape: String, flops: FlopCount, times: [Double],
+                            leastCPU cpu: Double, peak: Int?, machine: Machine) -> Measurement {
+        let sorted = times.isEmpty ? [Double.nan] : times.sorted()
         let total = Double(flops.total)
         let gflops = total / sorted[0] / 1e9
         return Measurement(benchmark: name, model: model, shape: shape, flops: flops, seconds: times,

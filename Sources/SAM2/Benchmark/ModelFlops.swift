@@ -99,3 +99,63 @@ public enum ModelFlops {
         ])
     }
 }
+
+extension ModelFlops {
+    /// `MaskDecoder.predict_masks` for one prompt set on an e×e image embedding (N = e² tokens, C = transformer_dim,
+    /// Cᵢ = C / attention_downsample_rate, F = the transformer's MLP dim) with `sparseTokens` prompt tokens
+    /// (tracking without clicks: the dummy label −1 point plus the padding point, 2; one click: 2 as well). T = obj_score (1 with pred_obj_scores) + iou (1)
+    /// + mask tokens (num_multimask_outputs + 1) + sparseTokens output tokens. Per two-way block:
+    /// - self-attention on the tokens: 4·2·T·C² + 4·T²·C;
+    /// - token→image: q/out 2·2·T·C·Cᵢ, k/v 2·2·N·C·Cᵢ, attention 4·T·N·Cᵢ; image→token: q/out 2·2·N·C·Cᵢ,
+    ///   k/v 2·2·T·C·Cᵢ, attention 4·N·T·Cᵢ; MLP 2·2·T·C·F;
+    /// and once the final token→image attention. `output_upscaling`: transposed 2×2 stride-2 convs
+    /// 2·e²·C·(C/4)·4 + 2·(2e)²·(C/4)·(C/8)·4. Masks: one hypernetwork MLP per mask token (C→C→C→C/8,
+    /// 2·(2C² + C²/8) each) and the product with the upscaled embedding 2·tokens·(C/8)·(4e)². Heads: IoU MLP
+    /// (C→H→…→tokens), object-score MLP (C→C→C→1, or one linear layer).
+    public static func maskDecoder(_ config: MaskDecoderConfig, embeddingSize e: Int, sparseTokens: Int) -> FlopCount {
+        let c = config.transformerDim, ci = c / Swift.max(1, config.attentionDownsampleRate), f = config.transformerMLPDim
+        let n = e * e, maskTokens = config.numMultimaskOutputs + 1
+        let t = (config.predObjScores ? 1 : 0) + 1 + maskTokens + sparseTokens
+        let tokenToImage = 2 * 2 * t * c * ci + 2 * 2 * n * c * ci + 4 * t * n * ci
+        let imageToToken = 2 * 2 * n * c * ci + 2 * 2 * t * c * ci + 4 * n * t * ci
+        let block = (4 * 2 * t * c * c + 4 * t * t * c) + tokenToImage + 2 * 2 * t * c * f + imageToToken
+        let upscaling = 2 * n * c * (c / 4) * 4 + 2 * (4 * n) * (c / 4) * (c / 8) * 4
+        let masks = maskTokens * 2 * (2 * c * c + c * (c / 8)) + 2 * maskTokens * (c / 8) * (16 * n)
+        let h = config.iouHeadHiddenDim, depth = Swift.max(1, config.iouHeadDepth)
+        var iou = 0
+        for l in 0..<depth { iou += 2 * (l == 0 ? c : h) * (l == depth - 1 ? maskTokens : h) }
+        let objScore = !config.predObjScores ? 0 : config.predObjScoresMLP ? 2 * (2 * c * c + c) : 2 * c
+        return FlopCount(parts: [
+            .init(name: "transformer", flops: config.transformerDepth * block + tokenToImage),
+            .init(name: "output_upscaling", flops: upscaling),
+            .init(name: "hypernetworks + masks", flops: masks),
+            .init(name: "iou/object-score heads", flops: iou + objScore),
+        ])
+    }
+
+    /// `MemoryEncoder.forward` for one object on an S×S mask and e×e frame features (e = S/16; C = in_dim,
+    /// m = out_dim): the mask downsampler's k×k stride-s convs, channels 1 → s² → s⁴ → …, on outputs of
+    /// (S/sʲ)² pixels: 2·(S/sʲ)²·cⱼ₋₁·cⱼ·k² each, then its 1×1 conv 2·e²·c_last·C; `pix_feat_proj` 2·e²·C²;
+    /// per CXBlock a depthwise 7×7 conv 2·e²·C·49 and the two pointwise layers 2·2·e²·C·4C; `out_proj` 2·e²·C·m
+    /// (absent when m = C).
+    public static func memoryEncoder(_ config: MemoryEncoderConfig, imageSize: Int) -> FlopCount {
+        let c = config.inDim, m = config.outDim, e = imageSize / config.maskTotalStride, n = e * e
+        var downsampler = 0, ch = 1, side = imageSize, reach = 1
+        let k = config.maskKernelSize, st = Swift.max(2, config.maskStride)
+        while reach < config.maskTotalStride {
+            let out = ch * st * st
+            side = (side + 2 * config.maskPadding - k) / st + 1
+            downsampler += 2 * side * side * ch * out * k * k
+            ch = out; reach *= st
+        }
+        downsampler += 2 * n * ch * c
+        let kk = config.cxKernelSize * config.cxKernelSize
+        let block = 2 * n * c * (config.cxUseDwconv ? 1 : c) * kk + 2 * 2 * n * c * 4 * c
+        return FlopCount(parts: [
+            .init(name: "mask_downsampler", flops: downsampler),
+            .init(name: "pix_feat_proj", flops: 2 * n * c * c),
+            .init(name: "fuser", flops: config.fuserNumLayers * block),
+            .init(name: "out_proj", flops: m == c ? 0 : 2 * n * c * m),
+        ])
+    }
+}
