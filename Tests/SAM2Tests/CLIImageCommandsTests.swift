@@ -8,48 +8,11 @@ import XCTest
 /// and Fixtures/cli from Scripts/fixtures/make_cli_fixtures.py).
 /// Tolerances: IoU and object scores 1e-4 (float32 model run vs PyTorch); low-res logits 1e-4; binary masks
 /// at most 2 differing pixels (pixels whose logit is within rounding of the threshold).
-final class CLIImageCommandsTests: XCTestCase {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let binary = packageRoot.appendingPathComponent(".build/release/workbench")
+final class CLIImageCommandsTests: WorkbenchCLITestCase {
     let model = fixturesDir.appendingPathComponent("image_model")
     var photo: String { model.appendingPathComponent("truck_320.png").path }
-    /// The reduced trunk is not a released Hiera size: its window spec and global blocks come from the options.
-    var modelArgs: [String] {
-        ["--checkpoint", model.appendingPathComponent("sam2.1-mini.pt").path, "--image-size", "256",
-         "--hiera-window-spec", "8,4,14,7", "--hiera-global-att-blocks", "4"]
-    }
-    var tmp: URL!
-
-    override func setUpWithError() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
-            throw XCTSkip("no \(Self.binary.path): run `swift build -c release` first")
-        }
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("cli-image-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        if let tmp { try? FileManager.default.removeItem(at: tmp) }
-    }
 
     // MARK: - helpers
-
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    func workbench(_ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
 
     func segment(_ prompt: [String], out: String, image: String? = nil) throws -> Run {
         try workbench(["segment", image ?? photo] + modelArgs + prompt + ["--out", tmp.appendingPathComponent(out).path])

@@ -9,49 +9,11 @@ import XCTest
 /// `_get_orig_video_res_output` does) — video-resolution logits relative L2 ≤ 1e-3 per object and frame, binary
 /// masks ≤ 0.1 % of pixels differing (pixels within rounding of 0); and SAM2VideoPredictor run in-process on
 /// the same inputs — written masks exactly equal, logits within 1e-5.
-final class CLIVideoCommandsTests: XCTestCase {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let binary = packageRoot.appendingPathComponent(".build/release/workbench")
+final class CLIVideoCommandsTests: WorkbenchCLITestCase {
     static let videoDir = fixturesDir.appendingPathComponent("video_model")
     let clip = videoDir.appendingPathComponent("frames").path
     let (width, height) = (320, 180)
-    /// The reduced trunk is not a released Hiera size: its window spec and global blocks come from the options.
-    var modelArgs: [String] {
-        ["--checkpoint", fixturesDir.appendingPathComponent("image_model/sam2.1-mini.pt").path, "--image-size", "256",
-         "--hiera-window-spec", "8,4,14,7", "--hiera-global-att-blocks", "4"]
-    }
-    var tmp: URL!
-
-    override func setUpWithError() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
-            throw XCTSkip("no \(Self.binary.path): run `swift build -c release` first")
-        }
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("cli-video-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        if let tmp { try? FileManager.default.removeItem(at: tmp) }
-    }
-
     // MARK: - helpers
-
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    func workbench(_ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = Self.binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
 
     /// Writes `json` as prompts and runs `track`; returns the run and the output folder.
     func track(_ json: String, _ extra: [String] = [], out: String, frames: String? = nil) throws -> (Run, URL) {
