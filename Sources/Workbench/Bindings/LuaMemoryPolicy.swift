@@ -5,7 +5,7 @@ import SAM2
 /// A memory policy written in Lua (`sam2.register("memory", name, impl)`): the native tracker calls
 /// `impl.select(query)` and `impl.retain(query)` through `LuaCall.callFunction` (protected calls).
 ///
-/// `MemoryPolicy` methods cannot throw, so a failing callback is recorded in `failure` and the policy returns
+/// `MemoryPolicy` methods cannot throw, so a failing callback is recorded in the `bridge` and the policy returns
 /// something the tracker rejects or ignores (an empty selection; keep everything). The tracker bindings run every
 /// predictor call inside `run(call:)`, which re-raises the recorded failure as the Lua error of that call.
 /// Callbacks only run while a Lua call of the state that registered the policy is active (`call`), on the thread
@@ -16,48 +16,34 @@ final class LuaMemoryPolicy: MemoryPolicy, @unchecked Sendable {
     let definition: LuaPolicyDefinition
     /// Resolved registry options, passed to the callbacks as `query.options`.
     let options: [String: OptionValue]
-    /// The Lua call the tracker is serving (set by `run(call:)`).
-    private var call: LuaCall?
-    /// The first callback error since `run(call:)` began.
-    private(set) var failure: Error?
+    /// The window in which the callbacks may run, and their first error.
+    let bridge: LuaCallbackBridge
 
     init(definition: LuaPolicyDefinition, options: [String: OptionValue]) {
         name = definition.name
         self.definition = definition
         self.options = options
+        bridge = LuaCallbackBridge(label: "memory policy '\(definition.name)'",
+                                   usage: "Lua policies run only from Lua trackers", state: definition.state)
     }
 
-    /// Runs `body` (a predictor call) with callbacks enabled on `call`; a callback error wins over the error
-    /// the tracker raised because of it.
-    func run<T>(call: LuaCall, _ body: () throws -> T) throws -> T {
-        guard definition.state === call.state else {
-            throw BindingError.invalid("memory policy '\(name)' was registered by another Lua state")
-        }
-        self.call = call
-        failure = nil
-        defer { self.call = nil; failure = nil }
-        let result: T
-        do { result = try body() } catch {
-            throw failure ?? error
-        }
-        if let failure { throw failure }
-        return result
-    }
+    /// Runs `body` (a predictor call) with callbacks enabled on `call` (see `LuaCallbackBridge.run`).
+    func run<T>(call: LuaCall, _ body: () throws -> T) throws -> T { try bridge.run(call: call, body) }
 
     func select(_ query: MemoryQuery, bank: MemoryBank) -> MemorySelection {
-        guard failure == nil else { return MemorySelection() }
+        guard bridge.failure == nil else { return MemorySelection() }
         do {
             let results = try invoke("select", query: query, bank: bank)
             return try parseSelection(results.first ?? .nil, query: query)
         } catch {
-            failure = error
+            bridge.record(error)
             return MemorySelection()
         }
     }
 
     func retain(_ query: MemoryQuery, bank: MemoryBank) -> Set<Int> {
         let everything = Set(bank.nonConditioningFrames)
-        guard failure == nil, definition.retain != nil else { return everything }
+        guard bridge.failure == nil, definition.retain != nil else { return everything }
         do {
             let results = try invoke("retain", query: query, bank: bank)
             guard case let .table(t) = results.first ?? .nil else {
@@ -70,7 +56,7 @@ final class LuaMemoryPolicy: MemoryPolicy, @unchecked Sendable {
                 return f
             })
         } catch {
-            failure = error
+            bridge.record(error)
             return everything
         }
     }
@@ -80,16 +66,8 @@ final class LuaMemoryPolicy: MemoryPolicy, @unchecked Sendable {
     }
 
     private func invoke(_ callback: String, query: MemoryQuery, bank: MemoryBank) throws -> [LuaValue] {
-        guard let call else {
-            throw BindingError.invalid("memory policy '\(name)': \(callback) called outside a Lua call (Lua policies run only from Lua trackers)")
-        }
         guard let function = callback == "select" ? definition.select : definition.retain else { return [] }
-        do {
-            return try call.callFunction(function, [Self.queryTable(query, bank: bank, options: options)])
-        } catch let e as LuaCallbackError {
-            // The callback's own file:line stays in the message; the caller's traceback is added when it is raised.
-            throw BindingError.invalid("memory policy '\(name)': error in \(callback)(query): \(e.message)")
-        }
+        return try bridge.invoke(callback, function, [Self.queryTable(query, bank: bank, options: options)])
     }
 
     /// `{frame, reverse, num_frames, num_maskmem, use_obj_ptrs, signed_ptr_tpos, max_obj_ptrs, cond, non_cond,

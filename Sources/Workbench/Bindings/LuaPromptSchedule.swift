@@ -5,7 +5,7 @@ import SAM2
 /// `impl.initial(query)` for each object's first prompt and, after each of `rounds` passes, `impl.corrections(query)`
 /// for the (object, frame) pairs that get a corrective click (placed by the default error-centre rule).
 ///
-/// `offlineCorrections` cannot throw, so a failing callback is recorded in `failure` and the schedule asks for no
+/// `offlineCorrections` cannot throw, so a failing callback is recorded in the `bridge` and the schedule asks for no
 /// click (the runner then stops); `metrics.interactive` runs the evaluation inside `run(call:)`, which re-raises the
 /// recorded failure as the Lua error of that call. Callbacks only run while a Lua call of the registering state is
 /// active (`call`), on the thread of that call, so the unchecked Sendable conformance holds.
@@ -15,35 +15,21 @@ final class LuaPromptSchedule: PromptSchedule, @unchecked Sendable {
     let definition: LuaScheduleDefinition
     /// Resolved registry options, passed to the callbacks as `query.options`.
     let options: [String: OptionValue]
-    /// The Lua call the evaluation is serving (set by `run(call:)`).
-    private var call: LuaCall?
-    /// The first callback error since `run(call:)` began.
-    private var failure: Error?
+    /// The window in which the callbacks may run, and their first error.
+    let bridge: LuaCallbackBridge
 
     init(definition: LuaScheduleDefinition, options: [String: OptionValue]) {
         name = definition.name
         self.definition = definition
         self.options = options
+        bridge = LuaCallbackBridge(label: "prompt schedule '\(definition.name)'",
+                                   usage: "Lua schedules run only from metrics.interactive", state: definition.state)
     }
 
     var correctionRounds: Int { definition.rounds }
 
-    /// Runs `body` (an evaluation) with callbacks enabled on `call`; a callback error wins over the error the
-    /// runner raised because of it.
-    func run<T>(call: LuaCall, _ body: () throws -> T) throws -> T {
-        guard definition.state === call.state else {
-            throw BindingError.invalid("prompt schedule '\(name)' was registered by another Lua state")
-        }
-        self.call = call
-        failure = nil
-        defer { self.call = nil; failure = nil }
-        let result: T
-        do { result = try body() } catch {
-            throw failure ?? error
-        }
-        if let failure { throw failure }
-        return result
-    }
+    /// Runs `body` (an evaluation) with callbacks enabled on `call` (see `LuaCallbackBridge.run`).
+    func run<T>(call: LuaCall, _ body: () throws -> T) throws -> T { try bridge.run(call: call, body) }
 
     func initialPrompt(groundTruth: BinaryMask, objectId: Int,
                        predict: ([Click]) throws -> BinaryMask) throws -> ObjectPrompt? {
@@ -55,13 +41,13 @@ final class LuaPromptSchedule: PromptSchedule, @unchecked Sendable {
             let result = try invoke("initial", definition.initial, query)
             return try parsePrompt(result.first ?? .nil, groundTruth: groundTruth)
         } catch {
-            failure = failure ?? error
+            bridge.record(error)
             throw error
         }
     }
 
     func offlineCorrections(round: Int, scores: [ObjectFrameScore], clicksUsed: Int) -> [ObjectFrameScore] {
-        guard failure == nil, let corrections = definition.corrections else { return [] }
+        guard bridge.failure == nil, let corrections = definition.corrections else { return [] }
         let query: LuaValue = .record([
             ("round", .int(round)),
             ("scores", .array(scores.map { .record([("object", .int($0.objectId)), ("frame", .int($0.frame)), ("iou", .number($0.iou))]) })),
@@ -71,7 +57,7 @@ final class LuaPromptSchedule: PromptSchedule, @unchecked Sendable {
             let result = try invoke("corrections", corrections, query)
             return try parsePicks(result.first ?? .nil, scores: scores)
         } catch {
-            failure = error
+            bridge.record(error)
             return []
         }
     }
@@ -85,15 +71,7 @@ final class LuaPromptSchedule: PromptSchedule, @unchecked Sendable {
     }
 
     private func invoke(_ callback: String, _ function: LuaValue, _ query: LuaValue) throws -> [LuaValue] {
-        guard let call else {
-            throw BindingError.invalid("prompt schedule '\(name)': \(callback) called outside a Lua call (Lua schedules run only from metrics.interactive)")
-        }
-        do {
-            return try call.callFunction(function, [query])
-        } catch let e as LuaCallbackError {
-            // The callback's own file:line stays in the message; the caller's traceback is added when it is raised.
-            throw BindingError.invalid("prompt schedule '\(name)': error in \(callback)(query): \(e.message)")
-        }
+        try bridge.invoke(callback, function, [query])
     }
 
     /// A pixel coordinate: any finite number, floored, inside the image.
