@@ -4,13 +4,8 @@
 -- as memory only when the model's object score says the object is visible (occluded frames stay out).
 --
 --   workbench run Examples/memory_policy.lua [OUT_DIR]
-local root = workbench.root ~= "" and workbench.root or "."
 local out = arg[1] or "out/memory_policy"
-local model = sam2.load(root .. "/Tests/SAM2Tests/Fixtures/image_model/sam2.1-mini.pt", {
-  image_size = 256,
-  trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-           global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-})
+local model = require("model_loader").load()   -- the reduced test model (Scripts/model_loader.lua)
 
 -- query = {frame, reverse, num_frames, num_maskmem (the model's slots), use_obj_ptrs, signed_ptr_tpos,
 --          cond = {frames}, non_cond = {frames}, stored = {{frame, cond, score}, …}, options = {…}}

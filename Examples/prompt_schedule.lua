@@ -4,13 +4,8 @@
 -- error-centre rule). Compared with the built-in "clicks" (k = 1) and "offline" schedules.
 --
 --   workbench run Examples/prompt_schedule.lua [OUT_DIR]
-local root = workbench.root ~= "" and workbench.root or "."
 local out = arg[1] or "out/prompt_schedule"
-local model = sam2.load(root .. "/Tests/SAM2Tests/Fixtures/image_model/sam2.1-mini.pt", {
-  image_size = 256,
-  trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-           global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-})
+local model = require("model_loader").load()   -- the reduced test model (Scripts/model_loader.lua)
 
 sam2.register("prompts", "bbox_centre", {
   summary = "a click at the centre of the ground-truth box, then corrective clicks on the worst frames",

@@ -7,22 +7,8 @@
 local root = workbench.root ~= "" and workbench.root or "."
 local out = arg[1] or "out/segment_image"
 local fixtures = root .. "/Tests/SAM2Tests/Fixtures/image_model/"
-local checkpoint = arg[2] or (fixtures .. "sam2.1-mini.pt")
-
--- The reduced model's trunk is not one of the four released Hiera sizes, so it is spelled out
--- (official Hiera argument names); real checkpoints need only the path.
-local options = {}
-if not arg[2] then
-  options = {
-    image_size = 256,
-    trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-             global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-  }
-elseif arg[3] then
-  options.image_size = tonumber(arg[3])
-end
-
-local model = sam2.load(checkpoint, options)
+-- The model: the checkpoint given, or the reduced test model (Scripts/model_loader.lua).
+local model = require("model_loader").load(arg[2], tonumber(arg[3]))
 local info = model:info()
 print(string.format("model %s (%s), hidden %d, input %d²", info.name, info.family, info.hidden_dim, info.image_size))
 

@@ -8,18 +8,8 @@
 -- 10-frame clip of the tracker tests.
 local root = workbench.root ~= "" and workbench.root or "."
 local out = arg[1] or "out/track_video"
-local checkpoint = arg[2] or (root .. "/Tests/SAM2Tests/Fixtures/image_model/sam2.1-mini.pt")
-local options = {}
-if not arg[2] then
-  options = {
-    image_size = 256,
-    trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-             global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-  }
-elseif arg[3] then
-  options.image_size = tonumber(arg[3])
-end
-local model = sam2.load(checkpoint, options)
+-- The model: the checkpoint given, or the reduced test model (Scripts/model_loader.lua).
+local model = require("model_loader").load(arg[2], tonumber(arg[3]))
 
 -- A folder of numbered frames (00000.jpg, …); frames are numbered from 0 as in the file names.
 local video = sam2.video(root .. "/Tests/SAM2Tests/Fixtures/video_model/frames")

@@ -16,20 +16,7 @@ while arg[i] do
   else args[#args + 1] = arg[i]; i = i + 1 end
 end
 local out = args[1] or "out/prompt_ablation_image"
-local root = workbench.root ~= "" and workbench.root or "."
-local checkpoint = args[2]
-local options = {}
-if not checkpoint then
-  checkpoint = root .. "/Tests/SAM2Tests/Fixtures/image_model/sam2.1-mini.pt"
-  options = {
-    image_size = 256,
-    trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-             global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-  }
-elseif args[3] then
-  options.image_size = tonumber(args[3])
-end
-local model = sam2.load(checkpoint, options)
+local model = require("model_loader").load(args[2], tonumber(args[3]))
 
 -- Data: the first frame of each synthetic video, one item per object.
 local objects = 2

@@ -21,15 +21,7 @@ end
 --- The model: the reduced random-weights test model without a checkpoint argument (the numbers then only show
 --- that the pipeline works), else the given checkpoint (e.g. sam2.1_hiera_tiny.pt).
 function M.load_model(a)
-  if a.checkpoint then
-    return sam2.load(a.checkpoint, {image_size = a.image_size})
-  end
-  local root = workbench.root ~= "" and workbench.root or "."
-  return sam2.load(root .. "/Tests/SAM2Tests/Fixtures/image_model/sam2.1-mini.pt", {
-    image_size = 256,
-    trunk = {embed_dim = 8, num_heads = 1, stages = {1, 2, 3, 2}, window_spec = {8, 4, 14, 7},
-             global_att_blocks = {4}, window_pos_embed_bkg_spatial_size = {7, 7}},
-  })
+  return require("model_loader").load(a.checkpoint, a.image_size)
 end
 
 --- Synthetic videos with occlusions (objects pass behind a bar and each other), exact masks.
