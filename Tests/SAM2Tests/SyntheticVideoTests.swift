@@ -138,6 +138,25 @@ final class SyntheticVideoTests: XCTestCase {
         XCTAssertEqual(info.config, c2); XCTAssertEqual(info.events, g.events)
     }
 
+    /// Rewriting a sequence with fewer frames leaves no frame of the earlier run behind; other files stay.
+    func testRewritingASequenceRemovesStaleFrames() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var c = smallConfig(seed: 3)
+        c.width = 48; c.height = 32; c.frames = 6
+        try SyntheticDataset.write(root: root, sequences: [.init(name: "s", config: c)])
+        let notes = root + "/JPEGImages/480p/s/notes.txt"
+        try "keep".write(toFile: notes, atomically: true, encoding: .utf8)
+        c.frames = 3
+        try SyntheticDataset.write(root: root, sequences: [.init(name: "s", config: c)])
+        for sub in ["JPEGImages", "Annotations"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(sub)/480p/s").sorted()
+            let ext = sub == "JPEGImages" ? "jpg" : "png"
+            XCTAssertEqual(names.filter { $0.hasSuffix(ext) }, ["00000", "00001", "00002"].map { "\($0).\(ext)" }, sub)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: notes))
+    }
+
     func testLongVideoIsFastWithFlatMemory() throws {
         var c = smallConfig(seed: 12)
         c.frames = 2000; c.objects = 4; c.distractors = 2; c.occlusion = .both; c.disappear = true

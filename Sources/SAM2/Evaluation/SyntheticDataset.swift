@@ -67,6 +67,14 @@ extension SyntheticVideoGenerator {
         let pngDir = base.appendingPathComponent("Annotations/480p/\(sequence)").path
         let metaDir = base.appendingPathComponent("Synthetic").path
         for d in [jpgDir, pngDir, metaDir] { try SyntheticDataset.makeDirectory(d) }
+        // A rewrite of a sequence must not leave frames of an earlier, longer or differently sized run behind:
+        // readers list the folder. Only files named as this writer names frames are removed.
+        for (dir, ext) in [(jpgDir, "jpg"), (pngDir, "png")] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            where name.count == 9 && name.hasSuffix("." + ext) && Int(name.prefix(5)) != nil {
+                try? FileManager.default.removeItem(atPath: dir + "/" + name)
+            }
+        }
 
         let metaPath = metaDir + "/\(sequence).json"
         do {
