@@ -183,68 +183,61 @@ public final class SAM2AutomaticMaskGenerator {
         let n = points.shape[0]
         let inPoints = try predictor.transforms.transformCoords(points, normalize: true, origHW: cropHW)
         let labels = Tensor(shape: [n, 1], repeating: 1)
-        var out = try predictor.predictTransformed(pointCoords: inPoints.reshaped([n, 1, 2]), pointLabels: labels,
-                                                   multimaskOutput: options.multimaskOutput, returnLogits: true)
+        // Low-res logits only: each candidate is brought to full size after the IoU filter, one at a time, so a
+        // batch never holds every candidate at full resolution (64 points × 3 masks at 1800×1200 would be 1.7 GB).
+        // Per-mask post-processing is the official batched one plane by plane, so results are identical.
+        let out = try predictor.predictTransformed(pointCoords: inPoints.reshaped([n, 1, 2]), pointLabels: labels,
+                                                   multimaskOutput: options.multimaskOutput, returnLogits: true,
+                                                   upscale: false)
         let perPoint = out.masks.shape[1]
-        let (h, w) = (out.masks.shape[2], out.masks.shape[3])
-        var masks = out.masks.reshaped([n * perPoint, h, w])
+        let (lh, lw) = (out.masks.shape[2], out.masks.shape[3])
+        var low = out.masks.reshaped([n * perPoint, 1, lh, lw])
         var ious = out.iouPredictions.data
-        // Drop the prediction's copy of the full-size logits: `masks` holds the only reference from here on,
-        // so the filters below can release or reuse it (a 64-point batch at 1800×1200 is 1.7 GB of logits).
-        out.masks = Tensor.zeros([0])
-        var pointIndex = (0..<(n * perPoint)).map { $0 / perPoint }
+        let pointIndex = (0..<(n * perPoint)).map { $0 / perPoint }
 
         if options.useM2M {
             // Refine each candidate with its own low-res logits as the mask prompt (single-mask output).
-            let low = out.lowResMasks.reshaped([n * perPoint, 1, out.lowResMasks.shape[2], out.lowResMasks.shape[3]])
+            let prompts = out.lowResMasks.reshaped([n * perPoint, 1, lh, lw])
             let allPoints = Tensor(shape: [n * perPoint, 1, 2], data: pointIndex.flatMap { [inPoints.data[2 * $0], inPoints.data[2 * $0 + 1]] })
             var refined: [Tensor] = [], refinedIoU: [Float] = []
             for r in MaskGenerationUtilities.batchRanges(batchSize: options.pointsPerBatch, count: n * perPoint) {
                 let res = try predictor.predictTransformed(
                     pointCoords: allPoints.slice(axis: 0, r), pointLabels: Tensor(shape: [r.count, 1], repeating: 1),
-                    maskInput: low.slice(axis: 0, r), multimaskOutput: false, returnLogits: true)
-                refined.append(res.masks.reshaped([r.count, h, w]))
+                    maskInput: prompts.slice(axis: 0, r), multimaskOutput: false, returnLogits: true, upscale: false)
+                refined.append(res.masks.reshaped([r.count, 1, lh, lw]))
                 refinedIoU += res.iouPredictions.data
             }
-            masks = Tensor.concat(refined, axis: 0)
+            low = Tensor.concat(refined, axis: 0)
             ious = refinedIoU
         }
 
-        // Filter by predicted IoU, then by stability.
+        // Filter by predicted IoU (no full-size mask needed), then bring each survivor to full size and filter it
+        // by stability, binarise, box, drop it if its box touches the crop's inner edges, uncrop and encode it.
         var keep = Array(0..<ious.count)
         if options.predIoUThresh > 0 { keep = keep.filter { Double(ious[$0]) > options.predIoUThresh } }
-        masks = masks.indexSelect(keep); ious = keep.map { ious[$0] }; pointIndex = keep.map { pointIndex[$0] }
-        let stability = MaskGenerationUtilities.calculateStabilityScore(
-            masks, maskThreshold: options.maskThreshold, thresholdOffset: options.stabilityScoreOffset).data
-        keep = Array(0..<ious.count)
-        var stab = stability
-        if options.stabilityScoreThresh > 0 { keep = keep.filter { Double(stability[$0]) >= options.stabilityScoreThresh } }
-        masks = masks.indexSelect(keep); ious = keep.map { ious[$0] }; pointIndex = keep.map { pointIndex[$0] }
-        stab = keep.map { stab[$0] }
-        guard !ious.isEmpty else { return [] }
-
-        // Binarise, box, drop boxes touching the crop's inner edges, uncrop, encode.
         let threshold = Float(options.maskThreshold)
-        masks.withUnsafeMutableBufferPointer { buf in
-            // Binarise in place (the logits are not needed again); each worker owns a disjoint chunk.
-            let b = buf
-            Parallel.forChunks(b.count, grain: 1 << 16) { r in for i in r { b[i] = b[i] > threshold ? 1 : 0 } }
-        }
-        let binary = masks
-        masks = Tensor.zeros([0])
-        let boxes = MaskGenerationUtilities.batchedMaskToBox(binary)
-        let near = MaskGenerationUtilities.isBoxNearCropEdge(
-            boxes, cropBox: crop, origBox: CropBox(0, 0, origSize.1, origSize.0))
-        keep = (0..<ious.count).filter { !near[$0] }
-        guard !keep.isEmpty else { return [] }
-        let kept = binary.indexSelect(keep)
-        let isWholeImage = crop == CropBox(0, 0, origSize.1, origSize.0)
-        let full = isWholeImage ? kept : MaskGenerationUtilities.uncropMasks(kept, cropBox: crop, origH: origSize.0, origW: origSize.1)
-        let rles = UncompressedRLE.encode(full)
-        return keep.enumerated().map { j, i in
+        let origBox = CropBox(0, 0, origSize.1, origSize.0)
+        var candidates: [Candidate] = []
+        for i in keep {
+            var mask = predictor.transforms.postprocessMasks(low.slice(axis: 0, i..<(i + 1)), origHW: cropHW)
+            let stability = MaskGenerationUtilities.calculateStabilityScore(
+                mask, maskThreshold: options.maskThreshold, thresholdOffset: options.stabilityScoreOffset).data[0]
+            if options.stabilityScoreThresh > 0 && !(Double(stability) >= options.stabilityScoreThresh) { continue }
+            mask.withUnsafeMutableBufferPointer { buf in
+                // Binarise in place (the logits are not needed again); each worker owns a disjoint chunk.
+                let b = buf
+                Parallel.forChunks(b.count, grain: 1 << 16) { r in for j in r { b[j] = b[j] > threshold ? 1 : 0 } }
+            }
+            let binary = mask.reshaped([1, cropHW.0, cropHW.1])
+            let box = MaskGenerationUtilities.batchedMaskToBox(binary)
+            if MaskGenerationUtilities.isBoxNearCropEdge(box, cropBox: crop, origBox: origBox)[0] { continue }
+            let full = crop == origBox ? binary
+                : MaskGenerationUtilities.uncropMasks(binary, cropBox: crop, origH: origSize.0, origW: origSize.1)
             let p = pointIndex[i]
-            return Candidate(rle: rles[j], box: Array(boxes.data[(4 * i)..<(4 * i + 4)]), iou: ious[i],
-                             stability: stab[i], point: [points.data[2 * p], points.data[2 * p + 1]], crop: crop)
+            candidates.append(Candidate(rle: UncompressedRLE.encode(full)[0], box: box.data, iou: ious[i],
+                                        stability: stability, point: [points.data[2 * p], points.data[2 * p + 1]],
+                                        crop: crop))
         }
+        return candidates
     }
 }

@@ -100,10 +100,11 @@ public final class SAM2ImagePredictor {
     }
 
     /// The official `_predict`: prompts already in the model's input frame (points [B, N, 2], labels [B, N],
-    /// boxes as corners [B, 2, 2] or [B, 4], mask input [B, 1, 4h, 4w]).
+    /// boxes as corners [B, 2, 2] or [B, 4], mask input [B, 1, 4h, 4w]). With `upscale` false, `masks` are the
+    /// unclamped low-res logits, for callers that post-process only the masks they keep (the mask generator).
     public func predictTransformed(pointCoords: Tensor?, pointLabels: Tensor?, boxes: Tensor? = nil,
                                    maskInput: Tensor? = nil, multimaskOutput: Bool = true,
-                                   returnLogits: Bool = false) throws -> ImagePrediction {
+                                   returnLogits: Bool = false, upscale: Bool = true) throws -> ImagePrediction {
         guard let features, let size = originalSize else { throw ImagePredictorError.noImageSet }
         var points: (coords: Tensor, labels: Tensor)? = nil
         if let pointCoords, let pointLabels { points = (pointCoords, pointLabels) }
@@ -133,6 +134,10 @@ public final class SAM2ImagePredictor {
                                         sparsePromptEmbeddings: sparse, densePromptEmbeddings: dense,
                                         multimaskOutput: multimaskOutput, repeatImage: batched,
                                         highResFeatures: features.highResFeatures.isEmpty ? nil : features.highResFeatures)
+        guard upscale else {
+            return ImagePrediction(masks: out.masks, iouPredictions: out.iouPred, lowResMasks: out.masks.clamp(min: -32, max: 32),
+                                   objectScoreLogits: out.objectScoreLogits)
+        }
         var masks = transforms.postprocessMasks(out.masks, origHW: (size.height, size.width))
         if !returnLogits {
             let t = maskThreshold
