@@ -194,6 +194,30 @@ final class BenchmarkTests: XCTestCase {
         }
     }
 
+    /// A run longer than 50 frames records the peak-RSS curve (frame 50, the last) and prints it; the reduced model's
+    /// bank is full long before frame 50, so its peak stays within the 5%.
+    func testLongTrackRunRecordsPeakRSSCurve() throws {
+        var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
+        attention.dimFeedforward = 64
+        attention.numLayers = 2
+        let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
+                                                    imageSize: 256, seed: 1)
+        let video = try TrackBenchmark.videoModel(model)
+        var options = ModelBenchmark.Options(repeats: 1)
+        options.sgemmSize = [64, 64, 64]
+        let machine = try ModelBenchmark.machine(options)
+        let frames = TrackBenchmark.longRunFrames + 6
+        let m = try TrackBenchmark.measure(model: model, videoModel: video, objects: 1, frames: frames, options: options, machine: machine)
+        XCTAssertEqual(m.seconds.count, frames - TrackBenchmark.steadyStateFrame)
+        guard FileManager.default.fileExists(atPath: "/proc/self/clear_refs") else { return }
+        let curve = try XCTUnwrap(m.peakRSSByFrame)
+        XCTAssertEqual(curve.map(\.frame), [TrackBenchmark.rssFirstFrame, frames])
+        XCTAssertLessThanOrEqual(curve[0].peakBytes, curve[1].peakBytes)   // a high-water mark never falls
+        XCTAssertLessThan(Double(curve[1].peakBytes) / Double(curve[0].peakBytes), 1.05)
+        let table = ModelBenchmark.Report(machine: machine, repeats: 1, measurements: [m]).table
+        XCTAssertTrue(table.contains("peak RSS after frame (MiB): 50: "), table)
+    }
+
     func testInvalidOptionsAreTyped() throws {
         XCTAssertThrowsError(try ModelBenchmark.machine(ModelBenchmark.Options(repeats: 0))) { error in
             XCTAssertEqual(error as? BenchmarkError, .invalidOption(name: "repeats", reason: "must be ≥ 1, got 0"))

@@ -148,6 +148,8 @@ public enum ModelBenchmark {
         public var loadAverageAfter: [Double]
         /// Per-part seconds per run (`track`: encoder, memory attention, decoder, memory encoder, other).
         public var parts: [TrackBenchmark.PartTime]? = nil
+        /// `track` runs of ≥ 50 frames: peak RSS so far after frame 50, every 250th frame and the last.
+        public var peakRSSByFrame: [TrackBenchmark.RSSSample]? = nil
     }
 
     /// Everything one run measured.
@@ -184,6 +186,12 @@ public enum ModelBenchmark {
                     lines.append(String(repeating: " ", count: 12) + "per frame (mean / best s): " + parts.map {
                         String(format: "%@ %.3f / %.3f", $0.name, $0.meanSeconds, $0.bestSeconds)
                     }.joined(separator: ", "))
+                }
+                if let curve = m.peakRSSByFrame, let first = curve.first, let last = curve.last {
+                    lines.append(String(repeating: " ", count: 12) + "peak RSS after frame (MiB): " + curve.map {
+                        String(format: "%d: %.1f", $0.frame, Double($0.peakBytes) / 1_048_576)
+                    }.joined(separator: ", ") + String(format: " (last vs frame %d: %+.1f%%)", first.frame,
+                                                       100 * (Double(last.peakBytes) / Double(Swift.max(1, first.peakBytes)) - 1)))
                 }
             }
             return lines.joined(separator: "\n")

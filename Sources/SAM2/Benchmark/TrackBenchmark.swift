@@ -6,6 +6,16 @@ import Foundation
 public enum TrackBenchmark {
     /// First timed frame: frame 7 is the first with 7 memories; one more keeps the warm-up out of the figures.
     public static let steadyStateFrame = 8
+    /// Runs longer than this draw frames on demand instead of up front.
+    public static let longRunFrames = 64
+    /// The frame whose peak RSS the rest of a long run is compared with (the flat-memory criterion).
+    public static let rssFirstFrame = 50
+
+    /// Peak RSS (VmHWM) of the process after `frame` frames were tracked.
+    public struct RSSSample: Sendable, Codable, Equatable {
+        public var frame: Int
+        public var peakBytes: Int
+    }
 
     /// Seconds one part took per timed frame (summed over objects).
     public struct PartTime: Sendable, Codable, Equatable {
@@ -64,9 +74,10 @@ public enum TrackBenchmark {
             throw BenchmarkError.invalidOption(name: "frames", reason: "must be > \(steadyStateFrame) (frames ≥ \(steadyStateFrame) are timed), got \(frames)")
         }
         let s = model.imageSize
-        // Drawn up front so that the timed frames measure the tracker, not the synthetic painter.
-        let images = (0..<frames).map { frame($0, size: s) }
-        let source = GeneratedFrames(frameCount: frames, width: s, height: s) { images[$0] }
+        // Drawn up front so that the timed frames measure the tracker, not the synthetic painter; long runs (memory
+        // studies) draw each frame when the tracker asks, so that held frames do not pad the RSS being measured.
+        let upFront = frames <= longRunFrames ? (0..<frames).map { frame($0, size: s) } : []
+        let source = GeneratedFrames(frameCount: frames, width: s, height: s) { upFront.isEmpty ? frame($0, size: s) : upFront[$0] }
         let policy = OfficialMemoryPolicy()
         let predictor = SAM2VideoPredictor(model: videoModel, frames: source, policy: policy)
         let canResetPeak = GemmBenchmark.resetPeakRSS()
@@ -76,6 +87,7 @@ public enum TrackBenchmark {
         let propagation = try predictor.propagation(start: 0)
         var wall: [Double] = [], cpu: [Double] = [], parts: [[Double]] = []
         var attentionFlops = 0, memories: [Int] = [], pointers: [Int] = []
+        var rssCurve: [RSSSample] = []
         let hw = (s / 16) * (s / 16)
         for t in 0..<frames {
             let timed = t >= steadyStateFrame
@@ -94,6 +106,11 @@ public enum TrackBenchmark {
             let c0 = GemmBenchmark.processCPUSeconds(), t0 = DispatchTime.now().uptimeNanoseconds
             guard try propagation.next() != nil else { break }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let done = t + 1
+            if canResetPeak, done == rssFirstFrame || (done > rssFirstFrame && (done % 250 == 0 || done == frames)),
+               let bytes = GemmBenchmark.procStatusBytes("VmHWM") {
+                rssCurve.append(RSSSample(frame: done, peakBytes: bytes))
+            }
             guard timed else { continue }
             wall.append(seconds)
             cpu.append(GemmBenchmark.processCPUSeconds() - c0)
@@ -119,6 +136,7 @@ public enum TrackBenchmark {
         var m = ModelBenchmark.measurement("track \(objects)", model: model.name, shape: shape, flops: flops, times: wall,
                                            leastCPU: cpu.min() ?? 0, peak: peak, machine: machine)
         m.parts = partTimes
+        if !rssCurve.isEmpty { m.peakRSSByFrame = rssCurve }
         return m
     }
 }
