@@ -68,6 +68,13 @@ public enum TrackBenchmark {
         let images = (0..<frames).map { frame($0, size: s) }
         let source = GeneratedFrames(frameCount: frames, width: s, height: s) { images[$0] }
         let policy = OfficialMemoryPolicy()
+        // Reduced precision: an untimed float32 run first, whose per-frame masks the timed run is compared with.
+        let reference = options.precision == .float32 ? nil
+            : try ComputePrecision.with(.float32) { try track(videoModel: videoModel, source: source, objects: objects, size: s) }
+        let saved = ComputePrecision.current
+        ComputePrecision.current = options.precision
+        defer { ComputePrecision.current = saved }
+        var ious: [Double] = [], testLogits: [Float] = [], referenceLogits: [Float] = []
         let predictor = SAM2VideoPredictor(model: videoModel, frames: source, policy: policy)
         let canResetPeak = GemmBenchmark.resetPeakRSS()
         for (k, c) in discCenters(0, size: s).prefix(objects).enumerated() {
@@ -92,8 +99,13 @@ public enum TrackBenchmark {
             }
             videoModel.timings = TrackingTimings()
             let c0 = GemmBenchmark.processCPUSeconds(), t0 = DispatchTime.now().uptimeNanoseconds
-            guard try propagation.next() != nil else { break }
+            guard let result = try propagation.next() else { break }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if let reference, t < reference.count {
+                ious += compareMasks(result, reference[t])
+                testLogits += result.lowResMasks.data
+                referenceLogits += reference[t].lowResMasks.data
+            }
             guard timed else { continue }
             wall.append(seconds)
             cpu.append(GemmBenchmark.processCPUSeconds() - c0)
@@ -119,6 +131,35 @@ public enum TrackBenchmark {
         var m = ModelBenchmark.measurement("track \(objects)", model: model.name, shape: shape, flops: flops, times: wall,
                                            leastCPU: cpu.min() ?? 0, peak: peak, machine: machine)
         m.parts = partTimes
+        if reference != nil {
+            let n = testLogits.count
+            m.fidelity = PrecisionFidelity(
+                precision: options.precision.rawValue,
+                outputs: [PrecisionFidelity.compare("low-res logits (all frames)", test: Tensor(shape: [n], data: testLogits),
+                                                    reference: Tensor(shape: [n], data: referenceLogits))],
+                maskIoU: ious)
+        }
         return m
+    }
+
+    /// Every frame's result of tracking the first `objects` discs from one click each on frame 0 (untimed).
+    static func track(videoModel: SAM2VideoModel, source: GeneratedFrames, objects: Int, size s: Int) throws -> [VideoFrameResult] {
+        let predictor = SAM2VideoPredictor(model: videoModel, frames: source, policy: OfficialMemoryPolicy())
+        for (k, c) in discCenters(0, size: s).prefix(objects).enumerated() {
+            try predictor.addPoints(frame: 0, objectId: k + 1, points: [[Float(c.x), Float(c.y)]], labels: [1])
+        }
+        let propagation = try predictor.propagation(start: 0)
+        var results: [VideoFrameResult] = []
+        while let r = try propagation.next() { results.append(r) }
+        return results
+    }
+
+    /// Per-object IoU of the video-resolution masks of two results of the same frame.
+    static func compareMasks(_ a: VideoFrameResult, _ b: VideoFrameResult) -> [Double] {
+        let o = a.videoResMasks.shape[0], plane = a.videoResMasks.count / Swift.max(1, o)
+        return (0..<Swift.min(o, b.videoResMasks.shape[0])).map { k in
+            PrecisionFidelity.maskIoU(Tensor(shape: [plane], data: Array(a.videoResMasks.data[(k * plane)..<((k + 1) * plane)])),
+                                      Tensor(shape: [plane], data: Array(b.videoResMasks.data[(k * plane)..<((k + 1) * plane)])))
+        }
     }
 }
