@@ -26,7 +26,7 @@ struct ModelOptions: ParsableArguments {
             help: ArgumentHelp("Hiera blocks with global attention, for a trunk that is not a released size.", valueName: "i,j,…"))
     var hieraGlobalAttBlocks: String?
 
-    @Option(help: ArgumentHelp("Precision of the matrix products: float32 (default) or bfloat16 (faster on CPUs with AVX512_BF16, ~1e-2 relative error).",
+    @Option(help: ArgumentHelp("Precision of the matrix products: float32 (default) or bfloat16 (faster on CPUs with AVX512_BF16; features within ~3e-3 relative L2 of float32).",
                                valueName: "float32|bfloat16"),
             transform: { try ComputePrecision(parsing: $0) })
     var precision: ComputePrecision = .float32

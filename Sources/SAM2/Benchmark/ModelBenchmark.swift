@@ -259,7 +259,7 @@ public enum ModelBenchmark {
         if options.precision != .float32 {
             let reference = try ComputePrecision.with(.float32, run)
             let test = try ComputePrecision.with(options.precision, run)
-            let names = model.encoder.neck.backboneChannelList.indices.map { "backbone_fpn[\($0)]" } + ["conv_s0", "conv_s1"]
+            let names = (0..<(test.count - 2)).map { "backbone_fpn[\($0)]" } + ["conv_s0", "conv_s1"]
             m.fidelity = PrecisionFidelity(precision: options.precision.rawValue, outputs: zip(names, zip(test, reference)).map {
                 PrecisionFidelity.compare($0.0, test: $0.1.0, reference: $0.1.1)
             })
