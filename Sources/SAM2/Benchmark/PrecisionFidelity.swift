@@ -36,22 +36,6 @@ public struct PrecisionFidelity: Sendable, Codable, Equatable {
                            maxAbsError: maxAbs, referenceMaxAbs: refMax)
     }
 
-    /// IoU of the positive sets (logits > 0) of two equally sized logit maps; 1 when both are empty.
-    public static func maskIoU(_ a: Tensor, _ b: Tensor) -> Double {
-        precondition(a.count == b.count, "PrecisionFidelity.maskIoU: \(a.count) vs \(b.count) elements")
-        var inter = 0, union = 0
-        a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in
-                for i in 0..<x.count {
-                    let p = x[i] > 0, q = y[i] > 0
-                    if p && q { inter += 1 }
-                    if p || q { union += 1 }
-                }
-            }
-        }
-        return union == 0 ? 1 : Double(inter) / Double(union)
-    }
-
     /// One line per output (and the IoU summary), for the benchmark table.
     public var summary: String {
         var parts = outputs.map {

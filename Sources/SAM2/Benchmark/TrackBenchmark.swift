@@ -102,7 +102,7 @@ public enum TrackBenchmark {
             guard let result = try propagation.next() else { break }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if let reference, t < reference.count {
-                ious += compareMasks(result, reference[t])
+                ious += try compareMasks(result, reference[t])
                 testLogits += result.lowResMasks.data
                 referenceLogits += reference[t].lowResMasks.data
             }
@@ -154,12 +154,13 @@ public enum TrackBenchmark {
         return results
     }
 
-    /// Per-object IoU of the video-resolution masks of two results of the same frame.
-    static func compareMasks(_ a: VideoFrameResult, _ b: VideoFrameResult) -> [Double] {
-        let o = a.videoResMasks.shape[0], plane = a.videoResMasks.count / Swift.max(1, o)
-        return (0..<Swift.min(o, b.videoResMasks.shape[0])).map { k in
-            PrecisionFidelity.maskIoU(Tensor(shape: [plane], data: Array(a.videoResMasks.data[(k * plane)..<((k + 1) * plane)])),
-                                      Tensor(shape: [plane], data: Array(b.videoResMasks.data[(k * plane)..<((k + 1) * plane)])))
+    /// Per-object IoU (DAVIS J) of the video-resolution masks (logits > 0) of two results of the same frame.
+    static func compareMasks(_ a: VideoFrameResult, _ b: VideoFrameResult) throws -> [Double] {
+        let h = a.videoResMasks.shape[2], w = a.videoResMasks.shape[3]
+        return try a.objectIds.compactMap { id in
+            guard let x = a.mask(objectId: id), let y = b.mask(objectId: id) else { return nil }
+            return RegionSimilarity.jaccard(annotation: try BitMask(width: w, height: h, bits: y),
+                                            segmentation: try BitMask(width: w, height: h, bits: x))
         }
     }
 }
