@@ -102,15 +102,21 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertNotNil((json["machine"] as? [String: Any])?["sgemm_gflops"])
     }
 
-    /// `--precision bf16`: the timed runs use bfloat16, one float32 run is compared with them, and the process-wide
-    /// setting is float32 again afterwards. Errors: bf16 operands (2⁻⁹ relative rounding) through a few layers of
-    /// random weights stay well below 5% relative L2; masks are compared as IoU in [0, 1].
-    func testBFloat16RunsReportFidelityAgainstFloat32() throws {
+    /// The mini Hiera at 256² with a 2-layer, 32-d memory attention (random weights, the full SAM 2 state dict).
+    private func miniTrackingModel() throws -> (ModelBenchmark.Model, MemoryAttentionConfig) {
         var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
         attention.dimFeedforward = 64
         attention.numLayers = 2
         let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
                                                     imageSize: 256, seed: 1)
+        return (model, attention)
+    }
+
+    /// `--precision bf16`: the timed runs use bfloat16, one float32 run is compared with them, and the process-wide
+    /// setting is float32 again afterwards. Errors: bf16 operands (2⁻⁹ relative rounding) through a few layers of
+    /// random weights stay well below 5% relative L2; masks are compared as IoU in [0, 1].
+    func testBFloat16RunsReportFidelityAgainstFloat32() throws {
+        let (model, _) = try miniTrackingModel()
         var options = ModelBenchmark.Options(repeats: 1)
         options.sgemmSize = [64, 64, 64]
         options.pointerTokens = 4
@@ -195,11 +201,7 @@ final class BenchmarkTests: XCTestCase {
     /// 256² input; random full state dict): 3 objects, frames 8 and 9 timed, 7 memories each, parts and FLOPs
     /// filled in. No timing is asserted.
     func testTrackOnReducedModel() throws {
-        var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
-        attention.dimFeedforward = 64
-        attention.numLayers = 2
-        let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
-                                                    imageSize: 256, seed: 1)
+        let (model, attention) = try miniTrackingModel()
         let video = try TrackBenchmark.videoModel(model)
         var options = ModelBenchmark.Options(repeats: 1)
         options.sgemmSize = [64, 64, 64]
