@@ -25,7 +25,8 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        .target(name: "SAM2", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG"], swiftSettings: vectorFlags),
+        .target(name: "CKernels"),
+        .target(name: "SAM2", dependencies: ["COpenBLAS", "CPNG", "CTurboJPEG", "CKernels"], swiftSettings: vectorFlags),
         .target(name: "Workbench", dependencies: ["SAM2", "CLua", "CEdit"]),
         .executableTarget(
             name: "WorkbenchCLI",

@@ -32,6 +32,11 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
+    @Option(help: ArgumentHelp("Precision of the matrix products (float32 or bfloat16/bf16); bf16 also runs float32 once and reports the output error.",
+                               valueName: "float32|bfloat16"),
+            transform: { try ComputePrecision(parsing: $0) })
+    var precision: ComputePrecision = .float32
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         if repeats < 1 { throw ValidationError("--repeats must be ≥ 1, got \(repeats)") }
@@ -46,6 +51,7 @@ struct ModelBenchOptions: ParsableArguments {
         var options = ModelBenchmark.Options(threads: threads, repeats: repeats)
         options.memories = memories
         options.pointerTokens = pointerTokens
+        options.precision = precision
         let report: ModelBenchmark.Report = CLI.orFail {
             let machine = try ModelBenchmark.machine(options)
             var measurements: [ModelBenchmark.Measurement] = []
@@ -118,7 +124,8 @@ extension BenchCommand {
 
         func run() throws {
             let o = options
-            let benchOptions = ModelBenchmark.Options(threads: o.threads, repeats: 1)
+            var benchOptions = ModelBenchmark.Options(threads: o.threads, repeats: 1)
+            benchOptions.precision = o.precision
             let report: ModelBenchmark.Report = CLI.orFail {
                 let machine = try ModelBenchmark.machine(benchOptions)
                 let names = o.config.isEmpty && o.checkpoint == nil ? ["sam2.1_hiera_t"] : o.config

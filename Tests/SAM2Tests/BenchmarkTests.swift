@@ -102,6 +102,47 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertNotNil((json["machine"] as? [String: Any])?["sgemm_gflops"])
     }
 
+    /// The mini Hiera at 256² with a 2-layer, 32-d memory attention (random weights, the full SAM 2 state dict).
+    private func miniTrackingModel() throws -> (ModelBenchmark.Model, MemoryAttentionConfig) {
+        var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
+        attention.dimFeedforward = 64
+        attention.numLayers = 2
+        let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
+                                                    imageSize: 256, seed: 1)
+        return (model, attention)
+    }
+
+    /// `--precision bf16`: the timed runs use bfloat16, one float32 run is compared with them, and the process-wide
+    /// setting is float32 again afterwards. Errors: bf16 operands (2⁻⁹ relative rounding) through a few layers of
+    /// random weights stay well below 5% relative L2; masks are compared as IoU in [0, 1].
+    func testBFloat16RunsReportFidelityAgainstFloat32() throws {
+        let (model, _) = try miniTrackingModel()
+        var options = ModelBenchmark.Options(repeats: 1)
+        options.sgemmSize = [64, 64, 64]
+        options.pointerTokens = 4
+        options.precision = .bfloat16
+        let report = try ModelBenchmark.run(ModelBenchmark.Kind.allCases, models: [model], options: options)
+        XCTAssertEqual(ComputePrecision.current, .float32)
+        let enc = try XCTUnwrap(report.measurements[0].fidelity), attn = try XCTUnwrap(report.measurements[1].fidelity)
+        XCTAssertEqual(enc.outputs.map(\.name).suffix(2), ["conv_s0", "conv_s1"])
+        XCTAssertEqual(attn.outputs.map(\.name), ["output"])
+        for o in enc.outputs + attn.outputs {
+            XCTAssertTrue(o.relativeL2 > 0 && o.relativeL2 < 0.05, "\(o.name): \(o.relativeL2)")
+            XCTAssertTrue(o.maxAbsError > 0 && o.maxAbsError < o.referenceMaxAbs, "\(o.name)")
+        }
+        XCTAssertEqual(report.measurements[0].precision, "bfloat16")
+        XCTAssertTrue(report.table.contains("bfloat16 vs float32"))
+
+        let video = try TrackBenchmark.videoModel(model)
+        let m = try TrackBenchmark.measure(model: model, videoModel: video, objects: 2, frames: 9, options: options,
+                                           machine: report.machine)
+        XCTAssertEqual(ComputePrecision.current, .float32)
+        let iou = try XCTUnwrap(m.fidelity?.maskIoU)
+        XCTAssertEqual(iou.count, 2 * 9)
+        XCTAssertTrue(iou.allSatisfy { (0...1).contains($0) })
+        XCTAssertEqual(m.fidelity?.outputs.count, 1)
+    }
+
     /// Memory encoder at the reduced size: in_dim 16, out_dim 8, 32² mask → 2×2 features (N = 4).
     func testMemoryEncoderFlopsByHand() {
         let f = ModelFlops.memoryEncoder(MemoryEncoderConfig(inDim: 16, outDim: 8), imageSize: 32)
@@ -160,11 +201,7 @@ final class BenchmarkTests: XCTestCase {
     /// 256² input; random full state dict): 3 objects, frames 8 and 9 timed, 7 memories each, parts and FLOPs
     /// filled in. No timing is asserted.
     func testTrackOnReducedModel() throws {
-        var attention = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
-        attention.dimFeedforward = 64
-        attention.numLayers = 2
-        let model = try ModelBenchmark.Model.random(name: "mini", encoder: HieraTests.miniEncoder, memoryAttention: attention,
-                                                    imageSize: 256, seed: 1)
+        let (model, attention) = try miniTrackingModel()
         let video = try TrackBenchmark.videoModel(model)
         var options = ModelBenchmark.Options(repeats: 1)
         options.sgemmSize = [64, 64, 64]

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Workbench
+import SAM2
 
 /// The host core: errors never crash it, userdata lifetime, require paths, `arg`.
 final class LuaHostTests: XCTestCase {
@@ -28,6 +29,10 @@ final class LuaHostTests: XCTestCase {
         XCTAssertEqual(failure(s, "sam2.load('x.pt', {image_size = 'big'})"),
                        "t.lua:1: bad argument #2 to 'sam2.load' (option 'image_size': number expected, got string)")
         XCTAssertTrue(failure(s, "sam2.load('x.pt', {imagesize = 256})").contains("unknown option 'imagesize'"))
+        // Checked before the checkpoint is opened, and leaves the process-wide precision alone.
+        let precision = failure(s, "sam2.load('x.pt', {precision = 'fp16'})")
+        XCTAssertTrue(precision.contains("option 'precision'") && precision.contains("unknown precision 'fp16'"), precision)
+        XCTAssertEqual(ComputePrecision.current, .float32)
         XCTAssertEqual(failure(s, "metrics.jf(sam2.tensor({1}), 1)"),
                        "t.lua:1: bad argument #1 to 'metrics.jf' (sam2.mask expected, got sam2.tensor)")
         // Methods: self is not counted, a bad self is reported as such.

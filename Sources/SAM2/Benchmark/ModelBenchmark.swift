@@ -93,6 +93,9 @@ public enum ModelBenchmark {
         public var pointerTokens = 64
         /// sgemm size (m, n, k) whose rate the results are compared with (the memory attention's MLP shape).
         public var sgemmSize = [4096, 2048, 256]
+        /// Precision of the timed runs (`ComputePrecision.current` during them); other than float32, one float32 run
+        /// on the same input is compared with it (`Measurement.fidelity`). The machine's sgemm rate stays float32.
+        public var precision: ComputePrecision = .float32
 
         public init(threads: Int? = nil, repeats: Int = 3) { self.threads = threads; self.repeats = repeats }
 
@@ -150,6 +153,10 @@ public enum ModelBenchmark {
         public var parts: [TrackBenchmark.PartTime]? = nil
         /// `track` runs of ≥ 50 frames: peak RSS so far after frame 50, every 250th frame and the last.
         public var peakRSSByFrame: [TrackBenchmark.RSSSample]? = nil
+        /// Precision of the timed runs.
+        public var precision: String = ComputePrecision.float32.rawValue
+        /// Outputs against a float32 run, when `precision` is not float32.
+        public var fidelity: PrecisionFidelity? = nil
     }
 
     /// Everything one run measured.
@@ -170,6 +177,9 @@ public enum ModelBenchmark {
                                   machine.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " "))
                          + "best/median of \(repeats) after 1 warm-up"]
             let widths = [10, 16, 9, 9, 10, 9, 9, 10, 8, 10, 10, 7]
+            if let p = measurements.first?.precision, p != ComputePrecision.float32.rawValue {
+                lines.append("precision \(p) (sgemm columns: fraction of the float32 sgemm rate)")
+            }
             lines.append(GemmBenchmark.row(["benchmark", "model", "GFLOP", "best s", "median s", "cpu s", "GFLOP/s",
                                             "GF/cpu-s", "sgemm", "sgemm cpu", "peak MiB", "load"], widths: widths))
             for m in measurements {
@@ -182,6 +192,9 @@ public enum ModelBenchmark {
                     m.peakRSSBytes.map { String(format: "%.0f", Double($0) / 1_048_576) } ?? "n/a",
                     m.loadAverageAfter.first.map { String(format: "%.2f", $0) } ?? "n/a",
                 ], widths: widths))
+                if let fidelity = m.fidelity {
+                    lines.append(String(repeating: " ", count: 12) + fidelity.summary)
+                }
                 if let parts = m.parts {
                     lines.append(String(repeating: " ", count: 12) + "per frame (mean / best s): " + parts.map {
                         String(format: "%@ %.3f / %.3f", $0.name, $0.meanSeconds, $0.bestSeconds)
@@ -245,11 +258,21 @@ public enum ModelBenchmark {
         let s = model.imageSize
         let image = Tensor(shape: [1, 3, s, s], data: GemmBenchmark.noise(3 * s * s, seed: 11))
         let flops = ModelFlops.imageEncoder(model.encoder, imageSize: s)
-        return try timed("encoder", model: model.name, shape: "1×3×\(s)×\(s)", flops: flops, options: options,
-                         machine: machine) {
+        let run = { () throws -> [Tensor] in
             let out = try encoder.encode(image)
-            _ = convS0(out.backboneFPN[0]).count + convS1(out.backboneFPN[1]).count
+            return out.backboneFPN + [convS0(out.backboneFPN[0]), convS1(out.backboneFPN[1])]
         }
+        var m = try timed("encoder", model: model.name, shape: "1×3×\(s)×\(s)", flops: flops, options: options,
+                          machine: machine) { _ = try run() }
+        if options.precision != .float32 {
+            let reference = try ComputePrecision.with(.float32, run)
+            let test = try ComputePrecision.with(options.precision, run)
+            let names = (0..<(test.count - 2)).map { "backbone_fpn[\($0)]" } + ["conv_s0", "conv_s1"]
+            m.fidelity = PrecisionFidelity(precision: options.precision.rawValue, outputs: zip(names, zip(test, reference)).map {
+                PrecisionFidelity.compare($0.0, test: $0.1.0, reference: $0.1.1)
+            })
+        }
+        return m
     }
 
     static func attention(model: Model, options: Options, machine: Machine) throws -> Measurement {
@@ -262,17 +285,27 @@ public enum ModelBenchmark {
         let memory = Tensor(shape: [1, lm, c.kvInDim], data: GemmBenchmark.noise(lm * c.kvInDim, seed: 23))
         let memoryPos = Tensor(shape: [1, lm, c.kvInDim], data: GemmBenchmark.noise(lm * c.kvInDim, seed: 24))
         let flops = ModelFlops.memoryAttention(c, queries: l, memoryTokens: lm)
-        return try timed("attention", model: model.name,
-                         shape: "\(l) q × (\(options.memories)×\(l) + \(options.pointerTokens)) k", flops: flops,
-                         options: options, machine: machine) {
-            _ = module(curr: curr, memory: memory, currPos: currPos, memoryPos: memoryPos,
-                       numObjPtrTokens: options.pointerTokens).count
+        let run = {
+            module(curr: curr, memory: memory, currPos: currPos, memoryPos: memoryPos, numObjPtrTokens: options.pointerTokens)
         }
+        var m = try timed("attention", model: model.name,
+                          shape: "\(l) q × (\(options.memories)×\(l) + \(options.pointerTokens)) k", flops: flops,
+                          options: options, machine: machine) { _ = run().count }
+        if options.precision != .float32 {
+            let reference = ComputePrecision.with(.float32, run)
+            let test = ComputePrecision.with(options.precision, run)
+            m.fidelity = PrecisionFidelity(precision: options.precision.rawValue,
+                                           outputs: [PrecisionFidelity.compare("output", test: test, reference: reference)])
+        }
+        return m
     }
 
     /// One warm-up then `repeats` timed calls of `body`, with the peak RSS over them.
     static func timed(_ name: String, model: String, shape: String, flops: FlopCount, options: Options,
                       machine: Machine, _ body: () throws -> Void) throws -> Measurement {
+        let saved = ComputePrecision.current
+        ComputePrecision.current = options.precision
+        defer { ComputePrecision.current = saved }
         let canResetPeak = GemmBenchmark.resetPeakRSS()
         try body()
         var times: [Double] = []
@@ -284,8 +317,10 @@ public enum ModelBenchmark {
             cpu = Swift.min(cpu, GemmBenchmark.processCPUSeconds() - c0)
         }
         let peak = canResetPeak ? GemmBenchmark.procStatusBytes("VmHWM") : nil
-        return measurement(name, model: model, shape: shape, flops: flops, times: times, leastCPU: cpu, peak: peak,
-                           machine: machine)
+        var m = measurement(name, model: model, shape: shape, flops: flops, times: times, leastCPU: cpu, peak: peak,
+                            machine: machine)
+        m.precision = options.precision.rawValue
+        return m
     }
 
     /// A measurement from the wall times of its runs (non-empty), the least CPU time and the peak RSS.

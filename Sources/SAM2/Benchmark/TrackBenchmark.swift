@@ -79,6 +79,13 @@ public enum TrackBenchmark {
         let upFront = frames <= longRunFrames ? (0..<frames).map { frame($0, size: s) } : []
         let source = GeneratedFrames(frameCount: frames, width: s, height: s) { upFront.isEmpty ? frame($0, size: s) : upFront[$0] }
         let policy = OfficialMemoryPolicy()
+        // Reduced precision: an untimed float32 run first, whose per-frame masks the timed run is compared with.
+        let reference = options.precision == .float32 ? nil
+            : try ComputePrecision.with(.float32) { try track(videoModel: videoModel, source: source, objects: objects, size: s) }
+        let saved = ComputePrecision.current
+        ComputePrecision.current = options.precision
+        defer { ComputePrecision.current = saved }
+        var ious: [Double] = [], testLogits: [Float] = [], referenceLogits: [Float] = []
         let predictor = SAM2VideoPredictor(model: videoModel, frames: source, policy: policy)
         let canResetPeak = GemmBenchmark.resetPeakRSS()
         for (k, c) in discCenters(0, size: s).prefix(objects).enumerated() {
@@ -104,12 +111,17 @@ public enum TrackBenchmark {
             }
             videoModel.timings = TrackingTimings()
             let c0 = GemmBenchmark.processCPUSeconds(), t0 = DispatchTime.now().uptimeNanoseconds
-            guard try propagation.next() != nil else { break }
+            guard let result = try propagation.next() else { break }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let done = t + 1
             if canResetPeak, done == rssFirstFrame || (done > rssFirstFrame && (done % 250 == 0 || done == frames)),
                let bytes = GemmBenchmark.procStatusBytes("VmHWM") {
                 rssCurve.append(RSSSample(frame: done, peakBytes: bytes))
+            }
+            if let reference, t < reference.count {
+                ious += try compareMasks(result, reference[t])
+                testLogits += result.lowResMasks.data
+                referenceLogits += reference[t].lowResMasks.data
             }
             guard timed else { continue }
             wall.append(seconds)
@@ -137,6 +149,36 @@ public enum TrackBenchmark {
                                            leastCPU: cpu.min() ?? 0, peak: peak, machine: machine)
         m.parts = partTimes
         if !rssCurve.isEmpty { m.peakRSSByFrame = rssCurve }
+        if reference != nil {
+            let n = testLogits.count
+            m.fidelity = PrecisionFidelity(
+                precision: options.precision.rawValue,
+                outputs: [PrecisionFidelity.compare("low-res logits (all frames)", test: Tensor(shape: [n], data: testLogits),
+                                                    reference: Tensor(shape: [n], data: referenceLogits))],
+                maskIoU: ious)
+        }
         return m
+    }
+
+    /// Every frame's result of tracking the first `objects` discs from one click each on frame 0 (untimed).
+    static func track(videoModel: SAM2VideoModel, source: GeneratedFrames, objects: Int, size s: Int) throws -> [VideoFrameResult] {
+        let predictor = SAM2VideoPredictor(model: videoModel, frames: source, policy: OfficialMemoryPolicy())
+        for (k, c) in discCenters(0, size: s).prefix(objects).enumerated() {
+            try predictor.addPoints(frame: 0, objectId: k + 1, points: [[Float(c.x), Float(c.y)]], labels: [1])
+        }
+        let propagation = try predictor.propagation(start: 0)
+        var results: [VideoFrameResult] = []
+        while let r = try propagation.next() { results.append(r) }
+        return results
+    }
+
+    /// Per-object IoU (DAVIS J) of the video-resolution masks (logits > 0) of two results of the same frame.
+    static func compareMasks(_ a: VideoFrameResult, _ b: VideoFrameResult) throws -> [Double] {
+        let h = a.videoResMasks.shape[2], w = a.videoResMasks.shape[3]
+        return try a.objectIds.compactMap { id in
+            guard let x = a.mask(objectId: id), let y = b.mask(objectId: id) else { return nil }
+            return RegionSimilarity.jaccard(annotation: try BitMask(width: w, height: h, bits: y),
+                                            segmentation: try BitMask(width: w, height: h, bits: x))
+        }
     }
 }

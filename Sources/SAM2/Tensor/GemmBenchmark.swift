@@ -32,12 +32,23 @@ public enum GemmBenchmark {
         public var gflops: Double { Double(2 * problems * lq * lk * (d + dv)) / bestSeconds / 1e9 }
     }
 
+    /// One size timed with float32 sgemm and with the bfloat16 GEMM (`ComputePrecision.bfloat16`), B transposed as
+    /// in `linear`.
+    public struct BFloat16Row: Sendable {
+        public var float32: GemmRow
+        public var bfloat16: GemmRow
+        /// Relative L2 error of the bf16 product against the float32 one.
+        public var relativeL2: Double
+    }
+
     /// Everything measured by `run`, with a printable table.
     public struct Result: Sendable {
         public var threads: Int
         public var repeats: Int
         public var gemm: [GemmRow]
         public var attention: [AttentionRow]
+        /// The bfloat16 GEMM against sgemm at `bfloat16Sizes`.
+        public var bfloat16: [BFloat16Row]
         public var report: String
     }
 
@@ -45,6 +56,12 @@ public enum GemmBenchmark {
     public static let gemmSizes: [(m: Int, n: Int, k: Int)] = [
         (4096, 256, 256), (4096, 1024, 256), (4096, 256, 1024), (4096, 4096, 256), (4096, 256, 4096),
         (28_736, 256, 256), (4096, 28_736, 256),
+    ]
+
+    /// Sizes (m, n, k) of the bfloat16 comparison: memory-attention MLP, Hiera-T stage-1 qkv over 4096 windows' tokens
+    /// (65536 × 384 × 96), stage-3 qkv, and one 256 × 256 × 256 block of the fused attention kernel.
+    public static let bfloat16Sizes: [(m: Int, n: Int, k: Int)] = [
+        (4096, 2048, 256), (65_536, 384, 96), (4096, 1152, 384), (256, 256, 256),
     ]
 
     /// Attention shapes of SAM 2 (Hiera-T / B+ at 1024², 7 memories): label, problems, Lq, Lk, D, Dv.
@@ -74,19 +91,32 @@ public enum GemmBenchmark {
 
     /// Measures C = A·B for one size with random inputs.
     public static func measureGemm(m: Int, n: Int, k: Int, repeats: Int) -> GemmRow {
+        measureGemm(m: m, n: n, k: k, transB: false, repeats: repeats).row
+    }
+
+    /// Measures C = A·op(B) through `Tensor.sgemm` at the current `ComputePrecision`; also returns C.
+    static func measureGemm(m: Int, n: Int, k: Int, transB: Bool, repeats: Int) -> (row: GemmRow, c: [Float]) {
         let a = noise(m * k, seed: 1), b = noise(k * n, seed: 2)
         var c = [Float](repeating: 0, count: m * n)
         let t = a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
                     time(repeats: repeats) {
-                        Tensor.sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n,
-                                     c: cp.baseAddress!, ldc: n)
+                        Tensor.sgemm(transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
+                                     ldb: transB ? k : n, c: cp.baseAddress!, ldc: n)
                     }
                 }
             }
         }
-        return GemmRow(m: m, n: n, k: k, bestSeconds: t.best, medianSeconds: t.median, cpuSeconds: t.cpu)
+        return (GemmRow(m: m, n: n, k: k, bestSeconds: t.best, medianSeconds: t.median, cpuSeconds: t.cpu), c)
+    }
+
+    /// sgemm and the bfloat16 GEMM at one size (B transposed, as in `linear`).
+    public static func measureBFloat16(m: Int, n: Int, k: Int, repeats: Int) -> BFloat16Row {
+        let f = ComputePrecision.with(.float32) { measureGemm(m: m, n: n, k: k, transB: true, repeats: repeats) }
+        let h = ComputePrecision.with(.bfloat16) { measureGemm(m: m, n: n, k: k, transB: true, repeats: repeats) }
+        let err = PrecisionFidelity.compare("C", test: Tensor(shape: [m * n], data: h.c), reference: Tensor(shape: [m * n], data: f.c))
+        return BFloat16Row(float32: f.row, bfloat16: h.row, relativeL2: err.relativeL2)
     }
 
     /// Measures the fused attention on random q, k, v of shape [problems, L, D]; peak memory from the last run.
@@ -119,6 +149,7 @@ public enum GemmBenchmark {
             measureAttention(label: $0.label, problems: $0.problems, lq: $0.lq, lk: $0.lk, d: $0.d, dv: $0.dv,
                              repeats: repeats)
         }
+        let bf16 = bfloat16Sizes.map { measureBFloat16(m: $0.m, n: $0.n, k: $0.k, repeats: repeats) }
         var lines = ["threads: \(Parallel.threadCount) (OpenBLAS \(openblas_get_num_threads())), repeats: \(repeats) after 1 warm-up",
                      "", "sgemm C[m×n] = A[m×k]·B[k×n]",
                      row(["m", "n", "k", "best ms", "median ms", "cpu ms", "GFLOP/s", "median GFLOP/s"],
@@ -136,7 +167,18 @@ public enum GemmBenchmark {
                               mib(a.scratchBytes), mib(a.outputBytes), a.peakExtraBytes.map(mib) ?? "n/a"],
                              widths: [24, 22, 10, 11, 10, 10, 10, 10, 10]))
         }
-        return Result(threads: Parallel.threadCount, repeats: repeats, gemm: gemm, attention: attention,
+        let kernel = BFloat16Gemm.hasAVX512BF16 ? "AVX-512 BF16 kernel" : "portable C kernel (no AVX512_BF16 on this CPU)"
+        lines += ["", "bfloat16 GEMM (\(kernel)) vs sgemm, C[m×n] = A[m×k]·B[n×k]ᵀ; rel L2 of C against the float32 product",
+                  row(["m", "n", "k", "fp32 ms", "bf16 ms", "fp32 cpu", "bf16 cpu", "fp32 GF/s", "bf16 GF/s", "speed-up", "rel L2"],
+                      widths: [8, 8, 8, 10, 10, 10, 10, 11, 11, 10, 11])]
+        for r in bf16 {
+            lines.append(row(["\(r.float32.m)", "\(r.float32.n)", "\(r.float32.k)", ms(r.float32.bestSeconds),
+                              ms(r.bfloat16.bestSeconds), ms(r.float32.cpuSeconds), ms(r.bfloat16.cpuSeconds),
+                              fixed(r.float32.gflops), fixed(r.bfloat16.gflops),
+                              String(format: "%.2f×", r.float32.bestSeconds / r.bfloat16.bestSeconds),
+                              String(format: "%.2e", r.relativeL2)], widths: [8, 8, 8, 10, 10, 10, 10, 11, 11, 10, 11]))
+        }
+        return Result(threads: Parallel.threadCount, repeats: repeats, gemm: gemm, attention: attention, bfloat16: bf16,
                       report: lines.joined(separator: "\n"))
     }
 

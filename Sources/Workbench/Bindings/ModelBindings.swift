@@ -42,10 +42,17 @@ enum ModelBindings {
         ])
     }
 
-    /// sam2.load(checkpoint, {config, image_size, trunk, encoder, encoder_options, decoder, decoder_options})
+    /// sam2.load(checkpoint, {config, image_size, trunk, encoder, encoder_options, decoder, decoder_options, precision})
     static func load(_ call: LuaCall) throws -> [LuaValue] {
         let path = try call.string(1)
-        let o = try call.options(2, known: ["config", "image_size", "trunk", "encoder", "encoder_options", "decoder", "decoder_options"])
+        let o = try call.options(2, known: ["config", "image_size", "trunk", "encoder", "encoder_options", "decoder",
+                                            "decoder_options", "precision"])
+        // Process-wide (ComputePrecision.current), so it also applies to models loaded earlier; validated first so
+        // a bad value changes nothing.
+        var precision: ComputePrecision? = nil
+        if let p = try o.string("precision") {
+            do { precision = try ComputePrecision(parsing: p) } catch { throw o.error("precision", error.description) }
+        }
         var parts = SAM2Model.Parts()
         if let e = try o.string("encoder") { parts.encoder = e }
         if let d = try o.string("decoder") { parts.decoder = d }
@@ -63,6 +70,7 @@ enum ModelBindings {
         let config = try SAM2ModelConfig.inferred(from: checkpoint, imageSize: size, encoder: encoder,
                                                   name: try o.string("config"))
         let model = try SAM2Model(checkpoint: checkpoint, config: config, parts: parts)
+        if let precision { ComputePrecision.current = precision }
         return [.object(ModelObject(model, parts: parts))]
     }
 
@@ -124,6 +132,7 @@ enum ModelBindings {
             ("checkpoint", .string(me.model.checkpointPath)),
             ("encoder", .string(me.parts.encoder)),
             ("decoder", .string(me.parts.decoder)),
+            ("precision", .string(ComputePrecision.current.rawValue)),
         ])
     }
 
