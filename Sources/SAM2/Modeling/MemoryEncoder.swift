@@ -56,7 +56,9 @@ public struct MaskDownSampler: Sendable {
     /// [N, 1, H, W] → [N, embedDim, H/total_stride, W/total_stride].
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
-        for (conv, norm) in zip(convs, norms) { h = norm(conv(h)).gelu() }
+        for (conv, norm) in zip(convs, norms) {
+            h = conv(h).layerNorm2d(weight: norm.weight, bias: norm.bias, eps: norm.eps, then: .gelu)
+        }
         return proj(h)
     }
 }

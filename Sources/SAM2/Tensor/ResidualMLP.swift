@@ -1,7 +1,7 @@
 import Foundation
 
-/// The activation between the two layers of `Tensor.residualMLP`.
-public enum ResidualMLPActivation: Sendable {
+/// An activation applied inside a fused kernel (`Tensor.residualMLP`, `Tensor.layerNorm2d`).
+enum FusedActivation: Sendable {
     /// max(x, 0), NaN kept (as `Tensor.relu`).
     case relu
     /// Exact-form GELU through `FastMath.gelu`.
@@ -17,7 +17,7 @@ extension Tensor {
         /// fc1 [hidden, dim] + [hidden], fc2 [dim, hidden] + [dim].
         var w1, b1, w2, b2: UnsafePointer<Float>
         var hidden: Int
-        var activation: ResidualMLPActivation
+        var activation: FusedActivation
     }
 
     /// x[r] += fc2(act(fc1(LayerNorm(x[r])))) for `rows` rows of `dim` contiguous channels, in place.
