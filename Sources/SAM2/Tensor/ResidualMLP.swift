@@ -32,18 +32,16 @@ extension Tensor {
         let tile = 128
         let tiles = (rows + tile - 1) / tile
         // Assumes scratch holds n·(c + hidden) floats and rows r0..<r0+n of x belong to this call alone.
-        func run(_ r0: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Float>, parallel: Bool) {
+        // Inside a worker (tiled path) the forChunks and GEMMs below run inline.
+        func run(_ r0: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Float>) {
             let xn = scratch, hid = scratch + n * c, xs = x + r0 * c
-            func chunks(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-                if parallel { Parallel.forChunks(count, grain: grain, body) } else { body(0..<count) }
-            }
-            chunks(n, grain: 64) { range in
+            Parallel.forChunks(n, grain: 64) { range in
                 for r in range {
                     layerNormRow(xs + r * c, xn + r * c, n: c, weight: wt.normWeight, bias: wt.normBias, eps: wt.eps)
                 }
             }
             sgemm(transB: true, m: n, n: hidden, k: c, a: xn, lda: c, b: wt.w1, ldb: c, c: hid, ldc: hidden)
-            chunks(n, grain: 16) { range in
+            Parallel.forChunks(n, grain: 16) { range in
                 for r in range {
                     let h = hid + r * hidden, xr = xs + r * c, b1 = wt.b1, b2 = wt.b2
                     switch wt.activation {
@@ -62,12 +60,12 @@ extension Tensor {
             Parallel.forChunks(tiles, grain: 1) { range in
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * (c + hidden))
                 defer { scratch.deallocate() }
-                for t in range { run(t * tile, Swift.min(tile, rows - t * tile), scratch, parallel: false) }
+                for t in range { run(t * tile, Swift.min(tile, rows - t * tile), scratch) }
             }
         } else {
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * (c + hidden))
             defer { scratch.deallocate() }
-            run(0, rows, scratch, parallel: threads > 1)
+            run(0, rows, scratch)
         }
     }
 }
