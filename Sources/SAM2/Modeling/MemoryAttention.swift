@@ -88,8 +88,25 @@ public struct MemoryAttentionLayer: Sendable {
         let ca = norm2(tgt)
         let q = posEncAtCrossAttnQueries ? queryPos.map { ca + $0 } ?? ca : ca
         tgt += crossAttnImage(q: q, k: keys, v: values, numKExcludeRope: numKExcludeRope)
-        tgt += linear2(activation(linear1(norm3(tgt))))
+        mlpResidual(&tgt)
         return tgt
+    }
+
+    /// tgt += linear2(activation(linear1(norm3(tgt)))), fused per tile of rows (`Tensor.residualMLP`), so the
+    /// [L, dim_feedforward] hidden activations are never allocated at full size.
+    private func mlpResidual(_ tgt: inout Tensor) {
+        guard let b1 = linear1.bias, let b2 = linear2.bias, tgt.count > 0 else {
+            tgt += linear2(activation(linear1(norm3(tgt))))
+            return
+        }
+        let dim = tgt.shape[tgt.rank - 1], rows = tgt.count / dim
+        precondition(dim == linear1.inFeatures, "MemoryAttentionLayer: tokens \(tgt.shape) do not fit linear1 \(linear1.weight.shape)")
+        withPointers([norm3.weight, norm3.bias, linear1.weight, b1, linear2.weight, b2]) { p in
+            let weights = Tensor.ResidualMLPWeights(normWeight: p[0], normBias: p[1], eps: norm3.eps, w1: p[2], b1: p[3],
+                                                    w2: p[4], b2: p[5], hidden: linear1.outFeatures,
+                                                    activation: activation == .relu ? .relu : .gelu)
+            tgt.withUnsafeMutableBufferPointer { Tensor.residualMLP($0.baseAddress!, rows: rows, dim: dim, weights) }
+        }
     }
 }
 

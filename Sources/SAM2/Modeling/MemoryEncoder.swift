@@ -56,7 +56,9 @@ public struct MaskDownSampler: Sendable {
     /// [N, 1, H, W] → [N, embedDim, H/total_stride, W/total_stride].
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
-        for (conv, norm) in zip(convs, norms) { h = norm(conv(h)).gelu() }
+        for (conv, norm) in zip(convs, norms) {
+            h = conv(h).layerNorm2d(weight: norm.weight, bias: norm.bias, eps: norm.eps, then: .gelu)
+        }
         return proj(h)
     }
 }
@@ -83,11 +85,52 @@ public struct CXBlock: Sendable {
 
     /// [N, dim, H, W] → same shape.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        // The official permutes to (N, H, W, C) after the norm so the pointwise convs are Linear layers.
-        var h = norm(dwconv(x)).permuted([0, 2, 3, 1])
-        h = pwconv2(pwconv1(h).gelu())
-        if let gamma { h *= gamma }
-        return x + h.permuted([0, 3, 1, 2])
+        let h = norm(dwconv(x))
+        precondition(x.rank == 4 && h.shape == x.shape, "CXBlock: expected [N, \(pwconv1.inFeatures), H, W], got \(x.shape)")
+        return pointwiseResidual(x, normed: h)
+    }
+
+    /// x + gamma·pwconv2(gelu(pwconv1(h))) per pixel. The official permutes to (N, H, W, C) so the pointwise
+    /// convs are Linear layers; here they are GEMMs on the channels-first planes (W1·h[:, pixels]), so nothing is
+    /// permuted, and they run per tile of pixels so the 4·dim hidden rows stay cache-sized.
+    private func pointwiseResidual(_ x: Tensor, normed h: Tensor) -> Tensor {
+        let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+        let hidden = pwconv1.outFeatures
+        if x.count == 0 { return x }
+        // 512 pixels: the hidden tile is 2 MiB at dim 256, and W1 is re-packed by OpenBLAS once per 512 columns.
+        let tile = Swift.min(plane, 512)
+        let tilesPerImage = (plane + tile - 1) / tile
+        let ones = Tensor(shape: [c], repeating: 1)
+        let b1 = pwconv1.bias ?? Tensor(shape: [hidden], repeating: 0), b2 = pwconv2.bias ?? Tensor(shape: [c], repeating: 0)
+        return Tensor(shape: x.shape) { out in
+            withPointers([x, h, pwconv1.weight, b1, pwconv2.weight, b2, gamma ?? ones]) { p in
+                let xp = p[0], hp = p[1], w1 = p[2], b1p = p[3], w2 = p[4], b2p = p[5], g = p[6]
+                let o = out.baseAddress!
+                Parallel.forChunks(n * tilesPerImage, grain: 1) { tasks in
+                    // Assumes scratch holds the hidden tile [hidden, tile] and the output tile [c, tile].
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (hidden + c) * tile)
+                    defer { scratch.deallocate() }
+                    let hid = scratch, y = scratch + hidden * tile
+                    for task in tasks {
+                        let (b, t) = task.quotientAndRemainder(dividingBy: tilesPerImage)
+                        let p0 = t * tile, len = Swift.min(tile, plane - p0)
+                        let base = b * c * plane + p0
+                        Tensor.sgemm(m: hidden, n: len, k: c, a: w1, lda: c, b: hp + base, ldb: plane,
+                                     c: hid, ldc: len)
+                        for j in 0..<hidden {
+                            let row = hid + j * len, bj = b1p[j]
+                            for i in 0..<len { row[i] = FastMath.gelu(row[i] + bj) }
+                        }
+                        Tensor.sgemm(m: c, n: len, k: hidden, a: w2, lda: hidden, b: hid, ldb: len, c: y, ldc: len)
+                        for ch in 0..<c {
+                            let src = xp + base + ch * plane, dst = o + base + ch * plane, yr = y + ch * len
+                            let gc = g[ch], bc = b2p[ch]
+                            for i in 0..<len { dst[i] = src[i] + gc * (yr[i] + bc) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

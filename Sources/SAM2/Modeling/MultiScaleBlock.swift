@@ -1,5 +1,4 @@
 import Foundation
-import COpenBLAS
 
 /// Official `MultiScaleAttention` parameters (hieradet.py): fused `qkv` Linear(dim → 3·dim_out) and `proj`
 /// Linear(dim_out → dim_out). The forward pass lives in `MultiScaleBlock`, fused with windowing and residual.
@@ -22,8 +21,8 @@ public struct MultiScaleAttention: Sendable {
 ///
 /// The attention half runs per group of windows (gather+norm, qkv GEMM, pool, fused attention, proj GEMM,
 /// residual add) and the MLP half per tile of rows, so no full-size qkv or hidden tensor is ever stored; with
-/// many groups each core takes whole groups with single-threaded OpenBLAS, with few (global attention) the
-/// groups run one after another with threaded BLAS and kernels.
+/// many groups each core takes whole groups (its GEMMs then run in that core), with few (global attention) the
+/// groups run one after another with split GEMMs and kernels.
 public struct MultiScaleBlock: Sendable {
     public let spec: HieraConfig.Block
     public var norm1: LayerNorm
@@ -155,15 +154,13 @@ public struct MultiScaleBlock: Sendable {
             let weights = AttentionWeights(n1w: p[0], n1b: p[1], qkvW: p[2], qkvB: p[3], projW: p[4], projB: p[5],
                                            eps: norm1.eps)
             if groups >= 2 * threads && threads > 1 {
-                withSingleThreadedBLAS {
-                    Parallel.forChunks(groups, grain: 1) { range in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
-                        defer { scratch.deallocate() }
-                        for gi in range {
-                            let first = gi * perGroup
-                            attendGroup(first..<Swift.min(g.windows, first + perGroup), src, out, scratch, weights, g,
-                                        parallel: false)
-                        }
+                Parallel.forChunks(groups, grain: 1) { range in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                    defer { scratch.deallocate() }
+                    for gi in range {
+                        let first = gi * perGroup
+                        attendGroup(first..<Swift.min(g.windows, first + perGroup), src, out, scratch, weights, g,
+                                    parallel: false)
                     }
                 }
             } else {
@@ -276,46 +273,13 @@ public struct MultiScaleBlock: Sendable {
 
     // MARK: - MLP half
 
-    /// x[r] += fc2(gelu(fc1(norm2(x[r])))) for `rows` rows of `dimOut` channels, in tiles of rows.
+    /// x[r] += fc2(gelu(fc1(norm2(x[r])))) for `rows` rows of `dimOut` channels (`Tensor.residualMLP`).
     private func mlpResidual(_ x: UnsafeMutablePointer<Float>, rows: Int) {
-        let c = spec.dimOut, hidden = mlp.layers[0].outFeatures
-        let threads = Parallel.threadCount
-        let tile = 128
-        let tiles = (rows + tile - 1) / tile
         let fc1 = mlp.layers[0], fc2 = mlp.layers[1]
         withPointers([norm2.weight, norm2.bias, fc1.weight, fc1.bias!, fc2.weight, fc2.bias!]) { p in
-            let eps = norm2.eps
-            let n2w = p[0], n2b = p[1], w1 = p[2], b1 = p[3], w2 = p[4], b2 = p[5]
-            // Assumes scratch holds n·(c + hidden) floats and rows r0..<r0+n of x belong to this call alone.
-            func run(_ r0: Int, _ n: Int, _ scratch: UnsafeMutablePointer<Float>, parallel: Bool) {
-                let xn = scratch, hid = scratch + n * c, xs = x + r0 * c
-                chunks(n, parallel: parallel, grain: 64) { range in
-                    for r in range { Tensor.layerNormRow(xs + r * c, xn + r * c, n: c, weight: n2w, bias: n2b, eps: eps) }
-                }
-                Tensor.sgemm(transB: true, m: n, n: hidden, k: c, a: xn, lda: c, b: w1, ldb: c, c: hid, ldc: hidden)
-                chunks(n, parallel: parallel, grain: 16) { range in
-                    for r in range {
-                        let h = hid + r * hidden, xr = xs + r * c
-                        for k in 0..<hidden { h[k] = FastMath.gelu(h[k] + b1[k]) }
-                        addRow(xr, b2, count: c)
-                    }
-                }
-                Tensor.sgemm(transB: true, m: n, n: c, k: hidden, a: hid, lda: hidden, b: w2, ldb: hidden,
-                             beta: 1, c: xs, ldc: c)
-            }
-            if tiles >= 2 * threads && threads > 1 {
-                withSingleThreadedBLAS {
-                    Parallel.forChunks(tiles, grain: 1) { range in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tile * (c + hidden))
-                        defer { scratch.deallocate() }
-                        for t in range { run(t * tile, Swift.min(tile, rows - t * tile), scratch, parallel: false) }
-                    }
-                }
-            } else {
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * (c + hidden))
-                defer { scratch.deallocate() }
-                run(0, rows, scratch, parallel: threads > 1)
-            }
+            let weights = Tensor.ResidualMLPWeights(normWeight: p[0], normBias: p[1], eps: norm2.eps, w1: p[2], b1: p[3],
+                                                    w2: p[4], b2: p[5], hidden: fc1.outFeatures, activation: .gelu)
+            Tensor.residualMLP(x, rows: rows, dim: spec.dimOut, weights)
         }
     }
 }
@@ -328,17 +292,8 @@ private func chunks(_ count: Int, parallel: Bool, grain: Int, _ body: (Range<Int
     if parallel { Parallel.forChunks(count, grain: grain, body) } else if count > 0 { body(0..<count) }
 }
 
-/// Runs `body` with OpenBLAS limited to one thread (restored after), for regions whose workers each call BLAS
-/// on their own data; see `AttentionKernel.runPerBlock` for why that is safe with the system OpenBLAS.
-private func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
-    let saved = openblas_get_num_threads()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(saved) }
-    return body()
-}
-
 /// Base addresses of the tensors' storage, valid inside `body` (the tensors must be non-empty).
-private func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+func withPointers<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
     func nest(_ i: Int, _ acc: [UnsafePointer<Float>]) -> R {
         if i == tensors.count { return body(acc) }
         return tensors[i].withUnsafeBufferPointer { nest(i + 1, acc + [$0.baseAddress!]) }

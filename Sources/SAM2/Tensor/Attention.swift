@@ -1,5 +1,4 @@
 import Foundation
-import COpenBLAS
 
 /// How the fused attention kernel blocks and schedules its work (the default is tuned for SAM 2's shapes).
 public struct AttentionKernelConfig: Sendable, Equatable {
@@ -9,7 +8,7 @@ public struct AttentionKernelConfig: Sendable, Equatable {
         case automatic
         /// Each worker runs whole (problem, query block) tasks with single-threaded OpenBLAS calls.
         case perBlock
-        /// One problem at a time: OpenBLAS threads each sgemm, the softmax rows are split over workers.
+        /// One problem at a time: each sgemm is split over the workers (`Tensor.sgemm`), so are the softmax rows.
         case sharedRows
     }
 
@@ -168,10 +167,8 @@ enum AttentionKernel {
     /// Whole (problem, query block) tasks per worker, each calling OpenBLAS from its own thread.
     /// Why that is safe with Debian's libopenblas0-pthread 0.3.21 (built with USE_THREAD=1): there the work-buffer
     /// allocator is locked (the races of #1755/#2126 were in USE_THREAD=0 builds / pre-0.3.7), and a call whose
-    /// thread count is 1 runs entirely in the caller's thread without touching the shared thread server. So
-    /// OpenBLAS is set to 1 thread for the duration (restored after); otherwise every call big enough to thread
-    /// would queue on OpenBLAS's global level-3 lock and spin its helper threads against our workers.
-    /// Consequence: a threaded BLAS call made concurrently elsewhere in the process meanwhile runs single-threaded.
+    /// thread count is 1 — always, see `Parallel` — runs entirely in the caller's thread without touching the
+    /// shared thread server. Inside the workers `Tensor.sgemm` does not split further.
     /// testConcurrentBlasCallsAreDeterministic checks repeated runs are bit-identical.
     static func runPerBlock(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                             o: UnsafeMutablePointer<Float>, problems: Int, g: Geometry, plan: Plan) {
@@ -190,13 +187,10 @@ enum AttentionKernel {
             }
         }
         if plan.workers <= 1 { body(0..<tasks); return }
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(blasThreads) }
         Parallel.forChunks(tasks, grain: 1, body)  // one chunk (and one scratch buffer) per worker
     }
 
-    /// One problem after another, big row blocks: OpenBLAS threads the sgemms, the softmax is split by rows.
+    /// One problem after another, big row blocks: `Tensor.sgemm` splits the products, the softmax is split by rows.
     static func runSharedRows(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                               o: UnsafeMutablePointer<Float>, problems: Int, g: Geometry, plan: Plan) {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.scratchFloats)
@@ -215,7 +209,7 @@ enum AttentionKernel {
 
     /// Attention for `rows` query rows against all keys of one problem. Assumes q/o address `rows` rows of
     /// strides ldq/ldo, k/v address lk rows of strides ldk/ldv, and scratch holds rows·keyBlock + 2·rows floats.
-    /// `rowWorkers > 1` splits the per-row softmax work over threads (the sgemms are then left to OpenBLAS).
+    /// `rowWorkers > 1` splits the per-row softmax work over threads (`Tensor.sgemm` splits the products itself).
     static func attendRows(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                            o: UnsafeMutablePointer<Float>, rows: Int, g: Geometry, keyBlock: Int,
                            scratch: UnsafeMutablePointer<Float>, rowWorkers: Int) {

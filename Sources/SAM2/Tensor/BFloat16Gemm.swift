@@ -46,10 +46,9 @@ public enum BFloat16Gemm {
     /// C[m×n] = alpha·op(A)·op(B) + beta·C with the conventions of `Tensor.sgemm` (row-major, op = transpose when
     /// asked, row strides in floats), operands rounded to bfloat16, products accumulated in float32.
     ///
-    /// Threads: `threads` workers (nil: the budget OpenBLAS would use for the sgemm this replaces, i.e. its current
-    /// thread count capped by `Parallel.threadCount`). Callers that issue GEMMs from inside Parallel workers set
-    /// OpenBLAS to one thread for the duration (AttentionKernel.runPerBlock, MultiScaleBlock), so those calls run in
-    /// the calling worker, as the sgemm did, instead of nesting a second level of workers. Work is split by rows
+    /// Threads: `threads` workers (nil: `Parallel.threadCount`, or 1 inside a Parallel worker — the attention kernel
+    /// and the Hiera blocks issue GEMMs from their workers — so the call runs in the calling worker, as the sgemm
+    /// policy does, instead of nesting a second level of workers). Work is split by rows
     /// (or by columns when there are more of them); each worker packs its own copy of the shared operand.
     /// Assumes each pointer addresses the rows×ld elements implied by the dimensions.
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
@@ -58,7 +57,7 @@ public enum BFloat16Gemm {
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
                             kernel: Kernel = .automatic, threads: Int? = nil) {
         if m <= 0 || n <= 0 { return }
-        let budget = max(1, threads ?? min(Parallel.threadCount, Int(openblas_get_num_threads())))
+        let budget = max(1, threads ?? (Parallel.isInsideWorker ? 1 : Parallel.threadCount))
         let workers = min(budget, max(1, m * n * max(k, 1) / multiplyAddsPerWorker))
         if workers <= 1 {
             _ = sam2_bf16_gemm(kernel.c, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

@@ -45,7 +45,7 @@ extension Tensor {
         let pointwise = kh == 1 && kw == 1 && stride == (1, 1) && padding == (0, 0)
         // The unfolded matrix is built a band of output rows at a time so it stays cache-sized (and is not a
         // fresh multi-megabyte allocation per call); each band is one GEMM writing its slice of the output rows.
-        let bandRows = pointwise ? ho : max(1, min(ho, Tensor.im2colBandColumns / max(wo, 1)))
+        let bandRows = pointwise ? ho : max(1, min(ho, Tensor.im2colBandFloats / max(kdim * wo, 1)))
         var col = [Float](repeating: 0, count: pointwise ? 0 : kdim * bandRows * wo)
         return Tensor(shape: [n, o, ho, wo]) { out in
             let op = out.baseAddress!
@@ -86,9 +86,11 @@ extension Tensor {
         }
     }
 
-    /// Columns of one im2col band (output pixels per GEMM): 8192 keeps the patch embed's band near 5 MB
-    /// (vs 38 MB unfolded at once, which measured ~2× slower from page faults and cache misses).
-    private static let im2colBandColumns = 8192
+    /// Floats of one im2col band (kh·kw·C rows × output pixels): the patch embed's 147 × 8192 (~5 MB; unfolded
+    /// at once, 38 MB, measured ~2× slower from page faults and cache misses). A budget in floats rather than
+    /// columns lets convs with few input channels (the mask downsampler's 1 → 4 → 16) take long bands, so
+    /// their tiny-m GEMMs are few and big enough to split over workers.
+    private static let im2colBandFloats = 147 * 8192
 
     /// Unfolds output rows `outputRows` of a convolution over `channels` planes of [h, w] at `src` into a
     /// (c, ki, kj) × (oh, ow) matrix at `dst` (row length outputRows.count·wo), zero where the window reads

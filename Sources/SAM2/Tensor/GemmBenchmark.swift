@@ -150,7 +150,7 @@ public enum GemmBenchmark {
                              repeats: repeats)
         }
         let bf16 = bfloat16Sizes.map { measureBFloat16(m: $0.m, n: $0.n, k: $0.k, repeats: repeats) }
-        var lines = ["threads: \(Parallel.threadCount) (OpenBLAS \(openblas_get_num_threads())), repeats: \(repeats) after 1 warm-up",
+        var lines = ["threads: \(Parallel.threadCount) (OpenBLAS single-threaded, products split over our workers), repeats: \(repeats) after 1 warm-up",
                      "", "sgemm C[m×n] = A[m×k]·B[k×n]",
                      row(["m", "n", "k", "best ms", "median ms", "cpu ms", "GFLOP/s", "median GFLOP/s"],
                          widths: [8, 8, 8, 12, 12, 12, 12, 16])]

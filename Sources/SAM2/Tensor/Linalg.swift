@@ -1,8 +1,9 @@
 import COpenBLAS
 
 extension Tensor {
-    /// C = alpha·op(A)·op(B) + beta·C on raw row-major buffers through OpenBLAS `cblas_sgemm`.
-    /// Assumes each pointer addresses at least the rows×ld elements implied by the dimensions.
+    /// C = alpha·op(A)·op(B) + beta·C on raw row-major buffers through OpenBLAS `cblas_sgemm`; big products are
+    /// split over `Parallel` workers (see `splitSgemm`). Assumes each pointer addresses at least the rows×ld
+    /// elements implied by the dimensions.
     @inlinable
     public static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -14,6 +15,59 @@ extension Tensor {
                               b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
+
+        splitSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: beta, c: c, ldc: ldc)
+    }
+
+    /// Below this many flops a product runs in the calling thread (a Dispatch round trip costs ~10–20 µs).
+    @usableFromInline static let sgemmSplitFlops = 4_000_000
+
+    /// The threading policy of `sgemm`: OpenBLAS is single-threaded (`Parallel.singleThreadedBLAS`), so a big
+    /// product is cut here into one band per worker — rows of C when m has enough of them, else columns — each
+    /// band an independent single-threaded `cblas_sgemm`. Every element of C still sums over k in OpenBLAS's
+    /// order, so results match the unsplit call up to the kernel's edge handling. Inside a worker it runs inline.
+    @usableFromInline
+    static func splitSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        Parallel.singleThreadedBLAS()
+        let threads = Parallel.threadCount
+        let flops = 2 * m * n * max(k, 1)
+        // Bands of at least 32 rows/columns keep OpenBLAS's packing overhead small next to the band's work.
+        let minBand = 32
+        let rowWorkers = min(threads, m / minBand), colWorkers = min(threads, n / minBand)
+        let workers = max(rowWorkers, colWorkers)
+        if workers <= 1 || flops < sgemmSplitFlops || Parallel.isInsideWorker {
+            leafSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                      beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let byRows = rowWorkers >= colWorkers
+        let extent = byRows ? m : n
+        // Band edges on multiples of 16 (the kernel's register tile), remainder in the last band.
+        let band = (extent / workers + 15) / 16 * 16
+        let bands = (extent + band - 1) / band
+        Parallel.forChunks(bands, grain: 1) { range in
+            for i in range {
+                let lo = i * band, len = min(band, extent - lo)
+                if byRows {
+                    leafSgemm(transA: transA, transB: transB, m: len, n: n, k: k, alpha: alpha,
+                              a: a + (transA ? lo : lo * lda), lda: lda, b: b, ldb: ldb,
+                              beta: beta, c: c + lo * ldc, ldc: ldc)
+                } else {
+                    leafSgemm(transA: transA, transB: transB, m: m, n: len, k: k, alpha: alpha, a: a, lda: lda,
+                              b: b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// One `cblas_sgemm` call in the calling thread.
+    @usableFromInline
+    static func leafSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

@@ -28,15 +28,33 @@ extension Tensor {
 
     /// y = LayerNorm(x)·weight + bias over `n` contiguous values: two passes with Double accumulators (mean,
     /// then the centred sum of squares), biased variance. Kernels that normalise rows in place share it.
-    /// Assumes x, y, weight and bias each address `n` floats.
+    /// The sums run in four interleaved Double lanes: a single scalar accumulator cannot be vectorised (FP adds
+    /// are not reassociated) and waits an add latency per element. Assumes x, y, weight and bias each address
+    /// `n` floats.
     @inline(__always)
     static func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
-        var sum = 0.0
-        for j in 0..<n { sum += Double(x[j]) }
+        let raw = UnsafeRawPointer(x)
+        var acc4 = SIMD4<Double>()
+        var j = 0
+        while j + 4 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: j * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)
+            acc4 += SIMD4<Double>(v)
+            j += 4
+        }
+        var sum = acc4.sum()
+        while j < n { sum += Double(x[j]); j += 1 }
         let mean = sum / Double(n)
-        var sq = 0.0
-        for j in 0..<n { let d = Double(x[j]) - mean; sq += d * d }
+        let m4 = SIMD4<Double>(repeating: mean)
+        acc4 = SIMD4<Double>()
+        j = 0
+        while j + 4 <= n {
+            let d = SIMD4<Double>(raw.loadUnaligned(fromByteOffset: j * MemoryLayout<Float>.stride, as: SIMD4<Float>.self)) - m4
+            acc4 += d * d
+            j += 4
+        }
+        var sq = acc4.sum()
+        while j < n { let d = Double(x[j]) - mean; sq += d * d; j += 1 }
         let rstd = Float(1 / (sq / Double(n) + Double(eps)).squareRoot())
         let m = Float(mean)
         for j in 0..<n { y[j] = (x[j] - m) * rstd * weight[j] + bias[j] }
@@ -45,6 +63,11 @@ extension Tensor {
     /// SAM's `LayerNorm2d` on [N, C, H, W]: normalises over C at every pixel (biased variance), then applies
     /// per-channel `weight`/`bias` [C].
     public func layerNorm2d(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-6) -> Tensor {
+        layerNorm2d(weight: weight, bias: bias, eps: eps, then: nil)
+    }
+
+    /// `layerNorm2d` followed by `activation` in the same pass (the mask downsampler's LayerNorm2d → GELU).
+    func layerNorm2d(weight: Tensor?, bias: Tensor?, eps: Float, then activation: FusedActivation?) -> Tensor {
         precondition(rank == 4, "layerNorm2d: needs [N, C, H, W], got \(shape)")
         let nB = shape[0], c = shape[1], hw = shape[2] * shape[3]
         precondition(weight == nil || weight!.count == c, "layerNorm2d: weight \(weight!.shape) for \(c) channels")
@@ -85,7 +108,17 @@ extension Tensor {
                         for ch in 0..<c {
                             let x = s + base + ch * hw, y = o + base + ch * hw
                             let wc = w[ch], bc = b[ch]
-                            for j in 0..<len { y[j] = (x[j] - meanF[j]) * rstdF[j] * wc + bc }
+                            switch activation {
+                            case nil:
+                                for j in 0..<len { y[j] = (x[j] - meanF[j]) * rstdF[j] * wc + bc }
+                            case .gelu?:
+                                for j in 0..<len { y[j] = FastMath.gelu((x[j] - meanF[j]) * rstdF[j] * wc + bc) }
+                            case .relu?:
+                                for j in 0..<len {
+                                    let v = (x[j] - meanF[j]) * rstdF[j] * wc + bc
+                                    y[j] = v > 0 || v.isNaN ? v : 0
+                                }
+                            }
                         }
                     }
                 }

@@ -1,29 +1,62 @@
 import Foundation
 import COpenBLAS
 
-/// Splits non-BLAS work over the machine's cores.
+/// Splits work over the machine's cores. Exactly `threadCount` threads compute at any time: OpenBLAS runs
+/// single-threaded in whichever thread calls it (`Tensor.sgemm` splits big products over our workers itself),
+/// and work started from inside a worker runs inline in that worker instead of fanning out again.
 public enum Parallel {
-    /// Worker count for elementwise and reduction kernels (all cores by default).
+    /// Worker count for kernels and split GEMMs (all cores by default).
     nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Sets the thread count for both our kernels and OpenBLAS.
+    /// Sets the worker count (OpenBLAS itself stays single-threaded: see `Parallel`).
     public static func setThreadCount(_ n: Int) {
         threadCount = max(1, n)
-        openblas_set_num_threads(Int32(threadCount))
+        singleThreadedBLAS()
+    }
+
+    /// Switches OpenBLAS to one thread, once. Its own pthread workers would otherwise spin (sched_yield) on the
+    /// cores our Dispatch workers need between BLAS calls, and queue on its global lock when called from workers.
+    @usableFromInline
+    static func singleThreadedBLAS() { _ = blasConfigured }
+
+    private static let blasConfigured: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// Per-thread marker of "this thread is running a chunk of `forChunks`" (non-nil value = inside).
+    private static let workerKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key, nil)
+        precondition(rc == 0, "Parallel: pthread_key_create failed (\(rc))")
+        return key
+    }()
+
+    /// True in a thread currently running a chunk of `forChunks` (so nested parallel work should run inline).
+    @usableFromInline
+    static var isInsideWorker: Bool { pthread_getspecific(workerKey) != nil }
+
+    /// Runs `body` marked as a worker (nested `forChunks` and split GEMMs then run inline), restoring the mark.
+    @usableFromInline
+    static func asWorker(_ body: () -> Void) {
+        let previous = pthread_getspecific(workerKey)
+        pthread_setspecific(workerKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(workerKey, previous) }
+        body()
     }
 
     /// Runs `body(range)` over `0..<count` cut into contiguous chunks, one chunk per worker when the work is
-    /// large enough (`grain` is the minimum number of items worth a thread).
+    /// large enough (`grain` is the minimum number of items worth a thread). Inside a worker it runs inline.
     @inlinable
     public static func forChunks(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let workers = min(threadCount, max(1, count / max(1, grain)))
-        if workers <= 1 { body(0..<count); return }
+        if workers <= 1 || isInsideWorker { body(0..<count); return }
         let chunk = (count + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let lo = w * chunk
             let hi = min(count, lo + chunk)
-            if lo < hi { body(lo..<hi) }
+            if lo < hi { asWorker { body(lo..<hi) } }
         }
     }
 
