@@ -5,11 +5,14 @@
 #
 # Usage: Scripts/bench/compare.sh [--config sam2.1_hiera_t]... [--threads 2] [--repeats 3] [--image-size 1024]
 #            [--checkpoint CKPT] [--benchmarks encoder,attention,track] [--objects 1,3] [--frames 12] [--out-dir DIR]
+#            [--precision float32|bfloat16]
+# --precision applies to the Swift side only (the reference is the official float32 model); with bfloat16 the Swift
+# report also holds its fidelity against a float32 run of the same inputs.
 # `track` (tracking seconds per frame at steady state, frames >= 8 of a synthetic video) runs `workbench bench track`.
 # Needs a release build (`swift build -c release`), python3 with torch (CPU) and the official `sam2` package.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-configs=() threads=2 repeats=3 size=1024 checkpoint="" benchmarks="encoder,attention" objects="1,3" frames=12
+configs=() threads=2 repeats=3 size=1024 checkpoint="" benchmarks="encoder,attention" objects="1,3" frames=12 precision=float32
 out="${TMPDIR:-/tmp}/sam2-bench-$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -22,7 +25,8 @@ while [ $# -gt 0 ]; do
     --objects) objects="$2"; shift 2 ;;
     --frames) frames="$2"; shift 2 ;;
     --out-dir) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --precision) precision="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +36,7 @@ bin="$root/.build/release/workbench"
 mkdir -p "$out"
 
 common=(--threads "$threads" --repeats "$repeats" --image-size "$size")
+swiftonly=(--precision "$precision")
 cfg=(); for c in "${configs[@]}"; do cfg+=(--config "$c"); done
 ck=(); [ -z "$checkpoint" ] || ck=(--checkpoint "$checkpoint")
 
@@ -42,18 +47,18 @@ for k in ${benchmarks//,/ }; do if [ "$k" = track ]; then track=1; else kinds+=(
 if [ ${#kinds[@]} -gt 0 ]; then
   sub="${kinds[0]}"; [ ${#kinds[@]} -eq 1 ] || sub=all
   echo "== swift: workbench bench $sub ${cfg[*]} ${common[*]} ${ck[*]}" >&2
-  "$bin" bench "$sub" "${cfg[@]}" "${common[@]}" "${ck[@]}" --json "$out/swift.json" >&2
+  "$bin" bench "$sub" "${cfg[@]}" "${common[@]}" "${swiftonly[@]}" "${ck[@]}" --json "$out/swift.json" >&2
 fi
 if [ $track -eq 1 ]; then
   echo "== swift: workbench bench track ${cfg[*]} ${common[*]} ${ck[*]} --objects $objects --frames $frames" >&2
-  "$bin" bench track "${cfg[@]}" "${common[@]}" "${ck[@]}" --objects "$objects" --frames "$frames" \
+  "$bin" bench track "${cfg[@]}" "${common[@]}" "${swiftonly[@]}" "${ck[@]}" --objects "$objects" --frames "$frames" \
     --json "$out/swift-track.json" >&2
 fi
 echo "== pytorch: pytorch_reference.py --benchmarks $benchmarks ${cfg[*]} ${common[*]} ${ck[*]} --objects $objects --frames $frames" >&2
 python3 "$root/Scripts/bench/pytorch_reference.py" --benchmarks "$benchmarks" "${cfg[@]}" "${common[@]}" "${ck[@]}" \
   --objects "$objects" --frames "$frames" --json "$out/pytorch.json" > /dev/null
 
-python3 - "$out" <<'PY'
+python3 - "$out" "$precision" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
@@ -67,7 +72,7 @@ for f in [out / "swift.json", out / "swift-track.json"]:
     for m in r["measurements"]:
         swift[(m["benchmark"], m["model"])] = m
 torch_report = json.loads((out / "pytorch.json").read_text())
-print(f"threads {torch_report['threads']} (torch {torch_report['torch']}); sgemm {machine['sgemm_gflops']:.1f} GFLOP/s; "
+print(f"swift precision {sys.argv[2]}; threads {torch_report['threads']} (torch {torch_report['torch']}); sgemm {machine['sgemm_gflops']:.1f} GFLOP/s; "
       f"load average {machine['load_average']} (swift start) / {torch_report['load_average']} (pytorch start)")
 print(f"{'benchmark':>10} {'model':>16} {'GFLOP':>7} {'swift best':>11} {'torch best':>11} {'ratio':>6} "
       f"{'swift med':>10} {'torch med':>10} {'ratio':>6} {'swift cpu':>10} {'torch cpu':>10} {'ratio':>6} "
@@ -89,5 +94,12 @@ for t in torch_report["measurements"]:
                  + (f" ({p['mean_seconds'] / tp[p['name']]['mean_seconds']:.2f})" if tp[p['name']]['mean_seconds'] > 0 else "")
                  for p in s["parts"] if p["name"] in tp]
         print(f"{'':>12}mean s/frame swift/torch (ratio): " + ", ".join(cells))
+    fid = s.get("fidelity")
+    if fid:
+        errs = ", ".join(f"{o['name']} rel L2 {o['relative_l2']:.1e} max abs {o['max_abs_error']:.1e}" for o in fid["outputs"])
+        ious = fid.get("mask_io_u") or fid.get("mask_iou")
+        if ious:
+            errs += f", mask IoU mean {sum(ious) / len(ious):.4f} min {min(ious):.4f}"
+        print(f"{'':>12}swift {fid['precision']} vs float32: {errs}")
 print(f"(ratio = swift / pytorch; JSON in {out})")
 PY
