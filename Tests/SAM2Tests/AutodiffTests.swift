@@ -37,6 +37,9 @@ final class AutodiffTests: XCTestCase {
                 let down = loss(xs)
                 numeric.data[i] = Float((up - down) / (2 * Double(eps)))
             }
+            // Guards against a vacuous pass (an input that does not reach the output).
+            XCTAssertGreaterThan(numeric.data.map(abs).max() ?? 0, 1e-2, "\(message) input \(k): numeric gradient vanishes",
+                                 file: file, line: line)
             assertClose(analytic, numeric, atol: atol, rtol: rtol, "\(message) input \(k)", file: file, line: line)
         }
     }
@@ -160,6 +163,25 @@ final class AutodiffTests: XCTestCase {
         let fused = Tensor.scaledDotProductAttention(q, k, v)
         let composed = Variable.scaledDotProductAttention(.constant(q), .constant(k), .constant(v)).value
         assertClose(composed, fused, atol: 1e-5, "sdpa forward")
+    }
+
+    func testInterpolate() {
+        let x = randomTensor([2, 2, 5, 6], seed: 70)
+        checkGradients([x], "bilinear up") { $0[0].interpolate(size: (8, 9), mode: .bilinear) }
+        checkGradients([x], "bilinear down, alignCorners") { $0[0].interpolate(size: (3, 4), mode: .bilinear, alignCorners: true) }
+        checkGradients([x], "bilinear antialiased down") { $0[0].interpolate(size: (3, 2), mode: .bilinear, antialias: true) }
+        checkGradients([x], "bicubic") { $0[0].interpolate(size: (7, 4), mode: .bicubic) }
+        checkGradients([x], "nearest") { $0[0].interpolate(size: (10, 3), mode: .nearest) }
+        checkGradients([x], "bilinear scale factor 2") { $0[0].interpolate(scaleFactor: (2, 1.5), mode: .bilinear) }
+    }
+
+    func testMaxPool2d() {
+        // A shuffled ramp: all values distinct and ≥ 2/252 apart, so ±ε never changes a window's maximum.
+        var rng = SplitMix64(seed: 71)
+        let ramp = (0..<252).map { Float($0) / 126 - 1 }.shuffled(using: &rng)
+        let x = Tensor(shape: [2, 3, 7, 6], data: ramp)
+        checkGradients([x], eps: 1e-3, "maxPool2d k2") { $0[0].maxPool2d(kernelSize: 2) }
+        checkGradients([x], eps: 1e-3, "maxPool2d k3 s2 p1 (overlapping)") { $0[0].maxPool2d(kernelSize: 3, stride: 2, padding: 1) }
     }
 
     // MARK: Tape mechanics

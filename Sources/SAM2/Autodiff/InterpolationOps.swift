@@ -1,0 +1,62 @@
+import Foundation
+
+// Every `F.interpolate` mode (nearest, bilinear, bicubic, with or without antialias) is separable and linear in
+// the input: Y = A_h · X · A_wᵀ per plane. The gradient is the adjoint, dX = A_hᵀ · dY · A_w. Rather than
+// re-deriving each mode's taps, the two matrices are read off the forward kernel itself by resampling unit
+// vectors along one axis while the other axis keeps size 1 (a size-1 → size-1 axis resamples as the identity),
+// so the backward always matches the forward exactly.
+extension Variable {
+    /// PyTorch `F.interpolate(x, size:, mode:, align_corners:, antialias:)` on [N, C, H, W].
+    public func interpolate(size: (Int, Int), mode: InterpolationMode, alignCorners: Bool = false,
+                            antialias: Bool = false) -> Variable {
+        let x = value
+        precondition(x.rank == 4, "interpolate: input must be [N, C, H, W], got \(x.shape)")
+        let (h, w) = (x.shape[2], x.shape[3])
+        let y = x.interpolate(size: size, mode: mode, alignCorners: alignCorners, antialias: antialias)
+        return GradientTape.common([self], "interpolate").record(y, inputs: [self]) { g in
+            // A_hᵀ [h, ho] and A_wᵀ [w, wo]: row i is the resampled unit vector e_i.
+            let ahT = Variable.identityPlanes(h, alongHeight: true)
+                .interpolate(size: (size.0, 1), mode: mode, alignCorners: alignCorners, antialias: antialias).reshaped([h, size.0])
+            let awT = Variable.identityPlanes(w, alongHeight: false)
+                .interpolate(size: (1, size.1), mode: mode, alignCorners: alignCorners, antialias: antialias).reshaped([w, size.1])
+            return [Variable.resampleAdjoint(g, ahT: ahT, awT: awT, inputShape: x.shape)]
+        }
+    }
+
+    /// PyTorch `F.interpolate(x, scale_factor:, ...)` (output floor(in·factor), source coordinates from 1/factor).
+    public func interpolate(scaleFactor: (Double, Double), mode: InterpolationMode, alignCorners: Bool = false,
+                            antialias: Bool = false) -> Variable {
+        let x = value
+        precondition(x.rank == 4, "interpolate: input must be [N, C, H, W], got \(x.shape)")
+        let (h, w) = (x.shape[2], x.shape[3])
+        let y = x.interpolate(scaleFactor: scaleFactor, mode: mode, alignCorners: alignCorners, antialias: antialias)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        return GradientTape.common([self], "interpolate").record(y, inputs: [self]) { g in
+            // A factor of 1 on the size-1 axis keeps it an identity of size 1.
+            let ahT = Variable.identityPlanes(h, alongHeight: true)
+                .interpolate(scaleFactor: (scaleFactor.0, 1), mode: mode, alignCorners: alignCorners, antialias: antialias)
+                .reshaped([h, ho])
+            let awT = Variable.identityPlanes(w, alongHeight: false)
+                .interpolate(scaleFactor: (1, scaleFactor.1), mode: mode, alignCorners: alignCorners, antialias: antialias)
+                .reshaped([w, wo])
+            return [Variable.resampleAdjoint(g, ahT: ahT, awT: awT, inputShape: x.shape)]
+        }
+    }
+
+    /// n planes holding the unit vectors e_0 … e_{n−1}: [n, 1, n, 1] (along height) or [n, 1, 1, n].
+    private static func identityPlanes(_ n: Int, alongHeight: Bool) -> Tensor {
+        var t = Tensor(shape: alongHeight ? [n, 1, n, 1] : [n, 1, 1, n])
+        for i in 0..<n { t.data[i * n + i] = 1 }
+        return t
+    }
+
+    /// dX = A_hᵀ · dY · A_w per plane, as two GEMMs (the plane batch folded into rows).
+    private static func resampleAdjoint(_ g: Tensor, ahT: Tensor, awT: Tensor, inputShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let ho = g.shape[2], wo = g.shape[3]
+        // [N·C·ho, wo] · A_w ([wo, w] = (A_wᵀ)ᵀ) → [N·C, ho, w], then contract ho with A_hᵀ.
+        let m = g.reshaped([n * c * ho, wo]).matmul(awT, transposeB: true).reshaped([n * c, ho, w])
+        let r = m.permuted([0, 2, 1]).matmul(ahT, transposeB: true)  // [N·C, w, h]
+        return r.permuted([0, 2, 1]).reshaped([n, c, h, w])
+    }
+}
