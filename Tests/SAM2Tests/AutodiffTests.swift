@@ -139,6 +139,12 @@ final class AutodiffTests: XCTestCase {
         }
         checkGradients([x, randomTensor([4, 1, 3, 3], seed: 37, range: -0.5...0.5), randomTensor([4], seed: 38)],
                        "conv2d depthwise") { $0[0].conv2d(weight: $0[1], bias: $0[2], padding: (1, 1), groups: 4) }
+        checkGradients([x, randomTensor([4, 1, 3, 3], seed: 53, range: -0.5...0.5)], "conv2d depthwise stride 2") {
+            $0[0].conv2d(weight: $0[1], stride: (2, 2), padding: (1, 1), groups: 4)
+        }
+        checkGradients([x, randomTensor([4, 1, 3, 2], seed: 54, range: -0.5...0.5)], "conv2d depthwise dilation 2, rect kernel") {
+            $0[0].conv2d(weight: $0[1], padding: (2, 1), dilation: (2, 2), groups: 4)
+        }
         checkGradients([x, randomTensor([3, 4, 2, 2], seed: 39, range: -0.5...0.5)], "conv2d dilation 2") {
             $0[0].conv2d(weight: $0[1], padding: (1, 1), dilation: (2, 2))
         }

@@ -4,8 +4,10 @@ import Foundation
 //  - conv2d's input gradient is a transposed convolution of the output gradient with the same weight;
 //  - a weight gradient is a convolution of the input (channels and batch swapped) with the output gradient
 //    (likewise swapped) in which stride and dilation trade places; it is cropped to the kernel size.
-// Grouped convolutions are handled one group at a time (convTranspose2d has no groups); for depthwise convs that
-// is one small call per channel, correct but not fast.
+// Depthwise convolutions (groups == C == O) get single grouped calls instead: the weight gradient is one
+// grouped conv over the input viewed as [1, C·N, H, W], and at stride 1 the input gradient is a depthwise conv of
+// the output gradient with the spatially flipped kernel. Other grouped convolutions (and strided depthwise input
+// gradients) are handled one group at a time, as convTranspose2d has no groups.
 extension Variable {
     /// PyTorch `F.conv2d`: input [N, C, H, W], weight [O, C/groups, kh, kw], bias [O] → [N, O, Ho, Wo].
     public func conv2d(weight: Variable, bias: Variable? = nil, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
@@ -21,7 +23,11 @@ extension Variable {
                 groups == 1 ? t : t.slice(axis: axis, start: i * size, end: (i + 1) * size)
             }
             var grads: [Tensor?] = [nil, nil]
-            if requiresGrad {
+            let depthwise = groups == c && o == c && cg == 1
+            let flippedPadding = (dilation.0 * (kh - 1) - padding.0, dilation.1 * (kw - 1) - padding.1)
+            if requiresGrad && depthwise && stride == (1, 1) && flippedPadding.0 >= 0 && flippedPadding.1 >= 0 {
+                grads[0] = g.conv2d(weight: Variable.spatiallyFlipped(w), padding: flippedPadding, dilation: dilation, groups: c)
+            } else if requiresGrad {
                 // Output padding recovers the input rows/columns the strided forward never reached.
                 let outPad = (x.shape[2] + 2 * padding.0 - dilation.0 * (kh - 1) - 1 - (g.shape[2] - 1) * stride.0,
                               x.shape[3] + 2 * padding.1 - dilation.1 * (kw - 1) - 1 - (g.shape[3] - 1) * stride.1)
@@ -31,7 +37,12 @@ extension Variable {
                 }
                 grads[0] = groups == 1 ? parts[0] : Tensor.concat(parts, axis: 1)
             }
-            if weight.requiresGrad {
+            if weight.requiresGrad && depthwise {
+                let n = x.shape[0]
+                let xs = x.permuted([1, 0, 2, 3]).reshaped([1, c * n, x.shape[2], x.shape[3]])
+                let r = xs.conv2d(weight: g.permuted([1, 0, 2, 3]), stride: dilation, padding: padding, dilation: stride, groups: c)
+                grads[1] = r.slice(axis: 2, start: 0, end: kh).slice(axis: 3, start: 0, end: kw).reshaped([c, 1, kh, kw])
+            } else if weight.requiresGrad {
                 let parts = (0..<groups).map { i in
                     Variable.convolutionWeightGradient(input: group(x, 1, cg, i), outputGradient: group(g, 1, og, i),
                                                        kernel: (kh, kw), stride: stride, padding: padding, dilation: dilation)
@@ -63,6 +74,17 @@ extension Variable {
             if bias != nil { grads.append(g.sum(axis: 3).sum(axis: 2).sum(axis: 0)) }
             return grads
         }
+    }
+
+    /// The kernel rotated by 180° in its spatial dimensions (correlation ↔ convolution).
+    private static func spatiallyFlipped(_ w: Tensor) -> Tensor {
+        let (kh, kw) = (w.shape[2], w.shape[3])
+        var out = w
+        let planes = w.shape[0] * w.shape[1]
+        for p in 0..<planes {
+            for i in 0..<kh { for j in 0..<kw { out.data[(p * kh + i) * kw + j] = w.data[(p * kh + kh - 1 - i) * kw + kw - 1 - j] } }
+        }
+        return out
     }
 
     /// d loss / d weight [O, C, kh, kw] of a groups-1 convolution of `input` [N, C, H, W] whose output gradient
