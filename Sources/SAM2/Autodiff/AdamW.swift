@@ -12,11 +12,13 @@ public final class AdamW {
     public let eps: Float
     /// Decoupled weight decay coefficient λ.
     public let weightDecay: Float
-    /// Moment estimates and step count per parameter.
+    /// Moment estimates and step count per parameter. The state keeps its parameter alive so a freed
+    /// parameter's address can never be reused by a new one and inherit its moments.
     private var states: [ObjectIdentifier: State] = [:]
 
     /// Per-parameter optimiser state.
     private struct State {
+        let parameter: Variable
         var step = 0
         var expAvg: [Float]
         var expAvgSq: [Float]
@@ -36,7 +38,7 @@ public final class AdamW {
             guard let g = p.grad else { continue }
             precondition(g.shape == p.value.shape, "AdamW: gradient \(g.shape) for parameter \(p.value.shape)")
             let id = ObjectIdentifier(p)
-            var state = states[id] ?? State(expAvg: [Float](repeating: 0, count: g.count),
+            var state = states[id] ?? State(parameter: p, expAvg: [Float](repeating: 0, count: g.count),
                                             expAvgSq: [Float](repeating: 0, count: g.count))
             state.step += 1
             update(&p.value, gradient: g, state: &state)

@@ -11,9 +11,13 @@ import Foundation
 //
 // Ownership: the tape owns its entries, and entries hold their output and input `Variable`s strongly (the
 // backward closures need the saved values). A `Variable` refers back to its tape weakly, so there is no
-// retain cycle: dropping the tape frees the whole graph of that step. Parameters are long-lived leaf
-// `Variable`s that are `watch`ed by each step's fresh tape; their `grad` accumulates across `backward` calls
-// until `zeroGrad`.
+// retain cycle: dropping the tape frees the whole graph of that step, and `backward` clears the entries too.
+// Parameters are long-lived leaf `Variable`s that are `watch`ed by each step's tape; their `grad` accumulates
+// across `backward` calls until `zeroGrad`. Forward values are captured by value (copy-on-write tensors) when an
+// op is recorded, so an optimiser updating `value` in place cannot corrupt a pending backward pass.
+//
+// Typical step: `let tape = GradientTape(); tape.watch(params); let loss = …; opt.zeroGrad(params);
+// tape.backward(loss); Variable.clipGradientNorm(params, maxNorm: m); opt.step(params)`.
 //
 // Thread-safety: none by design. A tape and the variables recorded on it belong to one training loop on one
 // thread (the tensor kernels underneath still spread their work over cores with `Parallel`). Use one tape per

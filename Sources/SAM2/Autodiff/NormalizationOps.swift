@@ -6,14 +6,14 @@ extension Variable {
     public func layerNorm(weight: Variable? = nil, bias: Variable? = nil, eps: Float = 1e-5) -> Variable {
         let inputs = [self] + (weight.map { [$0] } ?? []) + (bias.map { [$0] } ?? [])
         let tape = GradientTape.common(inputs, "layerNorm")
-        let x = value
-        let y = x.layerNorm(weight: weight?.value, bias: bias?.value, eps: eps)
+        let x = value, wv = weight?.value
+        let y = x.layerNorm(weight: wv, bias: bias?.value, eps: eps)
         return tape.record(y, inputs: inputs) { [requiresGrad] g in
             let n = x.shape[x.rank - 1]
             let xhat = x.layerNorm(eps: eps)
             var grads: [Tensor?] = []
             if requiresGrad {
-                let dhat = weight.map { g * $0.value } ?? g
+                let dhat = wv.map { g * $0 } ?? g
                 grads.append(Variable.layerNormInputGradient(x: x, xhat: xhat, dhat: dhat, eps: eps))
             } else {
                 grads.append(nil)
