@@ -108,6 +108,15 @@ final class AutodiffTests: XCTestCase {
         checkGradients([randomTensor([3, 7], seed: 26, range: -6...6)], "logSigmoid") { $0[0].logSigmoid() }
     }
 
+    func testUnaryMaths() {
+        checkGradients([awayFromZero([3, 5], seed: 55)], "abs") { $0[0].absolute() }
+        let positive = randomTensor([3, 5], seed: 56, range: 0.5...1.5)
+        for p: Float in [2, 3, 0.5, -1, 1.7] {
+            checkGradients([positive], "pow \(p)") { $0[0].power(p) }
+        }
+        checkGradients([randomTensor([3, 5], seed: 57, range: -2...2)], "exp") { $0[0].exponential() }
+    }
+
     func testBinaryCrossEntropyWithLogits() {
         let targets = randomTensor([4, 5], seed: 27, range: 0...1).map { $0 > 0.5 ? 1 : 0 }
         checkGradients([randomTensor([4, 5], seed: 28, range: -5...5)], "bce with logits") {
