@@ -9,37 +9,36 @@ extension Variable {
     /// PyTorch `F.interpolate(x, size:, mode:, align_corners:, antialias:)` on [N, C, H, W].
     public func interpolate(size: (Int, Int), mode: InterpolationMode, alignCorners: Bool = false,
                             antialias: Bool = false) -> Variable {
-        let x = value
-        precondition(x.rank == 4, "interpolate: input must be [N, C, H, W], got \(x.shape)")
-        let (h, w) = (x.shape[2], x.shape[3])
-        let y = x.interpolate(size: size, mode: mode, alignCorners: alignCorners, antialias: antialias)
-        return GradientTape.common([self], "interpolate").record(y, inputs: [self]) { g in
-            // A_hᵀ [h, ho] and A_wᵀ [w, wo]: row i is the resampled unit vector e_i.
-            let ahT = Variable.identityPlanes(h, alongHeight: true)
-                .interpolate(size: (size.0, 1), mode: mode, alignCorners: alignCorners, antialias: antialias).reshaped([h, size.0])
-            let awT = Variable.identityPlanes(w, alongHeight: false)
-                .interpolate(size: (1, size.1), mode: mode, alignCorners: alignCorners, antialias: antialias).reshaped([w, size.1])
-            return [Variable.resampleAdjoint(g, ahT: ahT, awT: awT, inputShape: x.shape)]
+        precondition(value.rank == 4, "interpolate: input must be [N, C, H, W], got \(shape)")
+        let y = value.interpolate(size: size, mode: mode, alignCorners: alignCorners, antialias: antialias)
+        return recordResample(y) { units, alongHeight in
+            units.interpolate(size: alongHeight ? (size.0, 1) : (1, size.1), mode: mode, alignCorners: alignCorners,
+                              antialias: antialias)
         }
     }
 
     /// PyTorch `F.interpolate(x, scale_factor:, ...)` (output floor(in·factor), source coordinates from 1/factor).
     public func interpolate(scaleFactor: (Double, Double), mode: InterpolationMode, alignCorners: Bool = false,
                             antialias: Bool = false) -> Variable {
-        let x = value
-        precondition(x.rank == 4, "interpolate: input must be [N, C, H, W], got \(x.shape)")
-        let (h, w) = (x.shape[2], x.shape[3])
-        let y = x.interpolate(scaleFactor: scaleFactor, mode: mode, alignCorners: alignCorners, antialias: antialias)
-        let (ho, wo) = (y.shape[2], y.shape[3])
+        precondition(value.rank == 4, "interpolate: input must be [N, C, H, W], got \(shape)")
+        let y = value.interpolate(scaleFactor: scaleFactor, mode: mode, alignCorners: alignCorners, antialias: antialias)
+        // A factor of 1 on the size-1 axis keeps it an identity of size 1.
+        return recordResample(y) { units, alongHeight in
+            units.interpolate(scaleFactor: alongHeight ? (scaleFactor.0, 1) : (1, scaleFactor.1), mode: mode,
+                              alignCorners: alignCorners, antialias: antialias)
+        }
+    }
+
+    /// Records a resampling of this variable to `y`; `resample(units, alongHeight)` applies the same resampling
+    /// to unit-vector planes whose other axis has size 1, which yields A_hᵀ or A_wᵀ.
+    private func recordResample(_ y: Tensor, _ resample: @escaping (Tensor, Bool) -> Tensor) -> Variable {
+        let inputShape = shape
+        let (h, w) = (inputShape[2], inputShape[3]), (ho, wo) = (y.shape[2], y.shape[3])
         return GradientTape.common([self], "interpolate").record(y, inputs: [self]) { g in
-            // A factor of 1 on the size-1 axis keeps it an identity of size 1.
-            let ahT = Variable.identityPlanes(h, alongHeight: true)
-                .interpolate(scaleFactor: (scaleFactor.0, 1), mode: mode, alignCorners: alignCorners, antialias: antialias)
-                .reshaped([h, ho])
-            let awT = Variable.identityPlanes(w, alongHeight: false)
-                .interpolate(scaleFactor: (1, scaleFactor.1), mode: mode, alignCorners: alignCorners, antialias: antialias)
-                .reshaped([w, wo])
-            return [Variable.resampleAdjoint(g, ahT: ahT, awT: awT, inputShape: x.shape)]
+            // A_hᵀ [h, ho] and A_wᵀ [w, wo]: row i is the resampled unit vector e_i.
+            let ahT = resample(Variable.identityPlanes(h, alongHeight: true), true).reshaped([h, ho])
+            let awT = resample(Variable.identityPlanes(w, alongHeight: false), false).reshaped([w, wo])
+            return [Variable.resampleAdjoint(g, ahT: ahT, awT: awT, inputShape: inputShape)]
         }
     }
 
