@@ -46,6 +46,20 @@ public final class AdamW {
         }
     }
 
+    /// The moments and step count of `parameter` (nil before its first step), for checkpoints.
+    public func state(of parameter: Variable) -> (step: Int, expAvg: Tensor, expAvgSq: Tensor)? {
+        guard let s = states[ObjectIdentifier(parameter)] else { return nil }
+        let shape = parameter.value.shape
+        return (s.step, Tensor(shape: shape, data: s.expAvg), Tensor(shape: shape, data: s.expAvgSq))
+    }
+
+    /// Restores `parameter`'s moments and step count (a resumed run continues exactly where it stopped).
+    public func setState(of parameter: Variable, step: Int, expAvg: Tensor, expAvgSq: Tensor) {
+        precondition(expAvg.shape == parameter.value.shape && expAvgSq.shape == parameter.value.shape && step >= 0,
+                     "AdamW.setState: moments \(expAvg.shape) / \(expAvgSq.shape) for parameter \(parameter.value.shape)")
+        states[ObjectIdentifier(parameter)] = State(parameter: parameter, step: step, expAvg: expAvg.data, expAvgSq: expAvgSq.data)
+    }
+
     /// Clears the gradients of `parameters`.
     public func zeroGrad(_ parameters: [Variable]) { for p in parameters { p.zeroGrad() } }
 
