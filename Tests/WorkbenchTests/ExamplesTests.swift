@@ -36,8 +36,8 @@ final class ExamplesTests: XCTestCase {
         let script = try temporaryFolder(self) + "/doc.lua"
         try write(snippets.joined(separator: "\n"), to: script)
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(projectRoot)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        _ = FileManager.default.changeCurrentDirectoryPath(projectRoot)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         let s = try LuaState(projectRoot: projectRoot)
         XCTAssertNoThrow(try s.run(file: script))
     }

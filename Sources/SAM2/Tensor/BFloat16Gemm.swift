@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 
 /// Matrix products with bfloat16-rounded operands and float32 accumulation (the `ComputePrecision.bfloat16` path of
 /// `Tensor.sgemm`), on the AVX-512 BF16 kernel of CKernels when the CPU has it and portable C otherwise.
@@ -63,22 +62,11 @@ public enum BFloat16Gemm {
             _ = sam2_bf16_gemm(kernel.c, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        // Chunks are whole micro-tiles (14 rows or 32 columns) so no worker computes a ragged tile mid-matrix.
+        // Bands are whole micro-tiles (14 rows or 32 columns) so no worker computes a ragged tile mid-matrix.
         let byRows = m >= n
-        let unit = byRows ? 14 : 32
-        let units = ((byRows ? m : n) + unit - 1) / unit
-        let perWorker = (units + workers - 1) / workers
-        let run = { (w: Int) in
-            let lo = w * perWorker * unit, hi = min(byRows ? m : n, (w + 1) * perWorker * unit)
-            if lo >= hi { return }
-            if byRows {
-                _ = sam2_bf16_gemm(kernel.c, transA ? 1 : 0, transB ? 1 : 0, hi - lo, n, k, alpha,
-                                   a + (transA ? lo : lo * lda), lda, b, ldb, beta, c + lo * ldc, ldc)
-            } else {
-                _ = sam2_bf16_gemm(kernel.c, transA ? 1 : 0, transB ? 1 : 0, m, hi - lo, k, alpha,
-                                   a, lda, b + (transB ? lo * ldb : lo), ldb, beta, c + lo, ldc)
-            }
+        Tensor.forEachBand(transA: transA, transB: transB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                           workers: workers, byRows: byRows, tile: byRows ? 14 : 32) { bm, bn, ba, bb, bc in
+            _ = sam2_bf16_gemm(kernel.c, transA ? 1 : 0, transB ? 1 : 0, bm, bn, k, alpha, ba, lda, bb, ldb, beta, bc, ldc)
         }
-        Parallel.forChunks(workers, grain: 1) { r in for w in r { run(w) } }
     }
 }

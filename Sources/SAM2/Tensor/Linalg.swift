@@ -43,21 +43,31 @@ extension Tensor {
                       beta: beta, c: c, ldc: ldc)
             return
         }
-        let byRows = rowWorkers >= colWorkers
-        let extent = byRows ? m : n
         // Band edges on multiples of 16 (the kernel's register tile), remainder in the last band.
-        let band = (extent / workers + 15) / 16 * 16
-        let bands = (extent + band - 1) / band
+        forEachBand(transA: transA, transB: transB, m: m, n: n, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                    workers: workers, byRows: rowWorkers >= colWorkers, tile: 16) { bm, bn, ba, bb, bc in
+            leafSgemm(transA: transA, transB: transB, m: bm, n: bn, k: k, alpha: alpha, a: ba, lda: lda, b: bb, ldb: ldb,
+                      beta: beta, c: bc, ldc: ldc)
+        }
+    }
+
+    /// Cuts the m×n output of op(A)·op(B) into `workers` bands of whole `tile`s — rows of C (and of op(A)) when
+    /// `byRows`, else columns (and columns of op(B)) — and runs `band(m, n, A, B, C)` for each on Parallel workers.
+    /// Shared by the float32 and bfloat16 products. Assumes the pointers address the whole product as in `sgemm`.
+    static func forEachBand(transA: Bool, transB: Bool, m: Int, n: Int, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                            workers: Int, byRows: Bool, tile: Int,
+                            _ band: (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let extent = byRows ? m : n
+        let width = ((extent + workers - 1) / workers + tile - 1) / tile * tile
+        let bands = (extent + width - 1) / width
         Parallel.forChunks(bands, grain: 1) { range in
             for i in range {
-                let lo = i * band, len = min(band, extent - lo)
+                let lo = i * width, len = min(width, extent - lo)
                 if byRows {
-                    leafSgemm(transA: transA, transB: transB, m: len, n: n, k: k, alpha: alpha,
-                              a: a + (transA ? lo : lo * lda), lda: lda, b: b, ldb: ldb,
-                              beta: beta, c: c + lo * ldc, ldc: ldc)
+                    band(len, n, a + (transA ? lo : lo * lda), b, c + lo * ldc)
                 } else {
-                    leafSgemm(transA: transA, transB: transB, m: m, n: len, k: k, alpha: alpha, a: a, lda: lda,
-                              b: b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+                    band(m, len, a, b + (transB ? lo * ldb : lo), c + lo)
                 }
             }
         }
