@@ -39,3 +39,53 @@ extension Variable {
         return tape.record(y, inputs: variables) { g in g.split(sizes: sizes, axis: ax).map { Optional($0) } }
     }
 }
+
+extension Variable {
+    /// Constant padding (`widths[d]` before/after dimension d); the gradient is the un-padded interior.
+    public func padded(_ widths: [(before: Int, after: Int)], value fill: Float = 0) -> Variable {
+        let s = shape
+        return GradientTape.common([self], "pad").record(value.padded(widths, value: fill), inputs: [self]) { g in
+            var r = g
+            for (d, w) in widths.enumerated() where w.before > 0 || w.after > 0 {
+                r = r.slice(axis: d, start: w.before, end: w.before + s[d])
+            }
+            return [r]
+        }
+    }
+
+    /// x.select(axis, index): drops `axis`; the gradient is zero elsewhere.
+    public func select(axis: Int, index: Int) -> Variable {
+        let ax = value.axis(axis)
+        var kept = shape
+        kept.remove(at: ax)
+        return slice(axis: ax, start: index, end: index + 1).reshaped(kept)
+    }
+
+    /// Inserts a dimension of size 1 at `axis`.
+    public func unsqueezed(axis: Int) -> Variable {
+        var s = shape
+        s.insert(1, at: axis < 0 ? axis + s.count + 1 : axis)
+        return reshaped(s)
+    }
+
+    /// torch.expand (materialised); the gradient is summed back over the broadcast dimensions.
+    public func expanded(to target: [Int]) -> Variable {
+        let s = shape
+        return GradientTape.common([self], "expand").record(value.expanded(to: target), inputs: [self]) { g in [g.summed(toShape: s)] }
+    }
+
+    /// torch.repeat_interleave(times, dim); the gradient sums each group of repeats.
+    public func repeatInterleaved(_ times: Int, axis: Int) -> Variable {
+        let ax = value.axis(axis)
+        var view = shape, target = shape, out = shape
+        view.insert(1, at: ax + 1)
+        target.insert(times, at: ax + 1)
+        out[ax] *= times
+        return reshaped(view).expanded(to: target).reshaped(out)
+    }
+
+    /// torch.stack: new axis `axis` over same-shaped variables.
+    public static func stack(_ variables: [Variable], axis: Int) -> Variable {
+        concat(variables.map { $0.unsqueezed(axis: axis) }, axis: axis)
+    }
+}
