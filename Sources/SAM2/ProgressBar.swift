@@ -31,6 +31,11 @@ public final class ProgressBar: @unchecked Sendable {
         start = Date()
     }
 
+    private var status = ""
+
+    /// Text shown after the ETA (e.g. the current loss); redrawn with the next update.
+    public func setStatus(_ text: String) { lock.lock(); status = text; lock.unlock() }
+
     /// Marks `n` more units done.
     public func advance(by n: Int = 1) { lock.lock(); done += n; drawLocked(force: false); lock.unlock() }
 
@@ -76,7 +81,7 @@ public final class ProgressBar: @unchecked Sendable {
         let prefix = label.isEmpty ? "" : label + " "
         let text = String(format: "%@%@ %3d%% %d/%d %.1f %@/s elapsed %@ ETA %@", prefix, bar, Int(fraction * 100),
                           clamped, total, rate, unit, ProgressBar.formatDuration(elapsed),
-                          done >= total ? "00:00" : ProgressBar.formatDuration(eta))
+                          done >= total ? "00:00" : ProgressBar.formatDuration(eta)) + (status.isEmpty ? "" : "  " + status)
         write(isTTY ? "\r\u{1B}[2K" + text : text + "\n")
     }
 }

@@ -11,8 +11,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Released config name (sam2.1_hiera_t, sam2_hiera_l, …) instead of inferring it from the checkpoint's shapes.")
     var config: String?
 
-    @Option(name: .customLong("image-size"), help: "Model input side (1024 for the released checkpoints).")
-    var imageSize: Int = 1024
+    @Option(name: .customLong("image-size"),
+            help: "Model input side (default: the size a trained checkpoint records, else 1024 as the released ones).")
+    var imageSize: Int?
 
     @Option(name: .customLong("hiera-heads"),
             help: "Hiera heads of the first stage, for a trunk that is not a released size (default: 1, Hiera's).")
@@ -32,7 +33,7 @@ struct ModelOptions: ParsableArguments {
     var precision: ComputePrecision = .float32
 
     func validate() throws {
-        if imageSize <= 0 || imageSize % 16 != 0 {
+        if let imageSize, imageSize <= 0 || imageSize % 16 != 0 {
             throw ValidationError("--image-size must be a positive multiple of 16, got \(imageSize)")
         }
         if let h = hieraHeads, h < 1 { throw ValidationError("--hiera-heads must be ≥ 1, got \(h)") }

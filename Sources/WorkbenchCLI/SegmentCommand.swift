@@ -67,15 +67,16 @@ struct SegmentCommand: ParsableCommand {
         let picture = CLI.orFail { try ImageIO.readRGB(image) }
         let (w, h) = (picture.width, picture.height)
         warnOutside(width: w, height: h)
-        let imageSize = model.imageSize, lowRes = imageSize / 4
-        let mask = maskInput.map { path in
-            CLI.orFail { try MaskInput.load(path, imageWidth: w, imageHeight: h, modelSize: imageSize, lowResSize: lowRes) }
-        }
         CLI.makeDirectory(out, argument: "--out")
         let tRead = CLI.now()
 
         let sam = model.load()
         let tModel = CLI.now()
+        // The input size is known once the checkpoint is open (a trained model records its own).
+        let imageSize = sam.config.imageSize, lowRes = imageSize / 4
+        let mask = maskInput.map { path in
+            CLI.orFail { try MaskInput.load(path, imageWidth: w, imageHeight: h, modelSize: imageSize, lowResSize: lowRes) }
+        }
         let predictor = SAM2ImagePredictor(model: sam, maskThreshold: threshold)
         CLI.orFail { try predictor.setImage(picture) }
         let tEmbed = CLI.now()

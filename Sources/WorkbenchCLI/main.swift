@@ -8,7 +8,7 @@ struct WorkbenchCommand: ParsableCommand {
         abstract: "SAM 2 in Swift: native model, checkpoint tools and a Lua experiment workbench.",
         subcommands: [InfoCommand.self, SegmentCommand.self, EverythingCommand.self, EvalCommand.self,
                       SynthCommand.self, RunCommand.self, ReplCommand.self, BenchCommand.self,
-                      TrackCommand.self, VosCommand.self]
+                      TrackCommand.self, VosCommand.self, TrainCommand.self]
     )
 }
 

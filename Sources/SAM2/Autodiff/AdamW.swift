@@ -10,8 +10,8 @@ public final class AdamW {
     public let betas: (Float, Float)
     /// Added to the denominator for numerical stability.
     public let eps: Float
-    /// Decoupled weight decay coefficient λ.
-    public let weightDecay: Float
+    /// Decoupled weight decay coefficient λ (set per parameter group before its `step`, like `learningRate`).
+    public var weightDecay: Float
     /// Moment estimates and step count per parameter. The state keeps its parameter alive so a freed
     /// parameter's address can never be reused by a new one and inherit its moments.
     private var states: [ObjectIdentifier: State] = [:]

@@ -58,11 +58,14 @@ public struct SAM2ModelConfig: Sendable, Equatable {
     /// The config of a checkpoint: trunk shapes decide the Hiera preset (or pass `encoder` for a trunk that
     /// is not one of the four released sizes); `imageSize` overrides 1024 (the reduced test models use 256).
     /// A released `name` overrides the inference (its Hiera preset must still fit the weights: shapes are
-    /// checked when the modules load).
-    public static func inferred(from checkpoint: Checkpoint, imageSize: Int = 1024,
+    /// checked when the modules load). A checkpoint written by the trainer records its `SAM2Architecture`, which
+    /// supplies the trunk and the input size (nil `imageSize`: the recorded one, else 1024).
+    public static func inferred(from checkpoint: Checkpoint, imageSize: Int? = nil,
                                 encoder: HieraImageEncoder.Config? = nil, name: String? = nil) throws -> SAM2ModelConfig {
         let shapes = checkpoint.shapes
-        var encoder = encoder
+        let recorded = try SAM2Architecture.recorded(in: checkpoint)
+        let imageSize = imageSize ?? recorded?.imageSize ?? 1024
+        var encoder = encoder ?? (name == nil ? recorded?.encoder : nil)
         var named: (InferredModelConfig.Family, InferredModelConfig.Size)? = nil
         if let name {
             guard let parsed = parseName(name) else {
@@ -121,7 +124,7 @@ public final class SAM2Model: @unchecked Sendable {
 
     /// Loads a model from a `.pt` (official download layout) or `.safetensors` checkpoint.
     /// `config` names a released config ("sam2.1_hiera_l") instead of inferring it from the shapes.
-    public convenience init(checkpoint path: String, config name: String? = nil, imageSize: Int = 1024,
+    public convenience init(checkpoint path: String, config name: String? = nil, imageSize: Int? = nil,
                             parts: Parts = Parts()) throws {
         let checkpoint = try Checkpoint.open(path)
         try self.init(checkpoint: checkpoint,

@@ -155,7 +155,7 @@ public final class SAM2VideoModel: @unchecked Sendable {
     }
 
     /// Loads the full model from a `.pt` or `.safetensors` checkpoint with memory modules.
-    public convenience init(checkpoint path: String, config name: String? = nil, imageSize: Int = 1024,
+    public convenience init(checkpoint path: String, config name: String? = nil, imageSize: Int? = nil,
                             parts: SAM2Model.Parts = SAM2Model.Parts()) throws {
         let checkpoint = try Checkpoint.open(path)
         let modelConfig = try SAM2ModelConfig.inferred(from: checkpoint, imageSize: imageSize, name: name)

@@ -20,6 +20,7 @@ public enum Bindings {
             ("components", ModelBindings.components),
             ("video", VideoBindings.video),
             ("register", RegisterBindings.register),
+            ("train", TrainingBindings.train),
         ])
         state.setLibrary("metrics", [
             ("jf", MetricsBindings.jf),

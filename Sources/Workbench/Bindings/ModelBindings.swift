@@ -58,8 +58,8 @@ enum ModelBindings {
         if let d = try o.string("decoder") { parts.decoder = d }
         parts.encoderOptions = try o.componentOptions("encoder_options")
         parts.decoderOptions = try o.componentOptions("decoder_options")
-        let size = try o.int("image_size") ?? 1024
-        guard size > 0, size % 16 == 0 else { throw o.error("image_size", "a positive multiple of 16 expected, got \(size)") }
+        let size = try o.int("image_size")
+        if let size, size <= 0 || size % 16 != 0 { throw o.error("image_size", "a positive multiple of 16 expected, got \(size)") }
         let checkpoint = try Checkpoint.open(path)
         var encoder: HieraImageEncoder.Config? = nil
         if let t = try o.table("trunk") {

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Initial weights for training SAM 2 from scratch, following what the official modules do at construction:
+/// Linear / Conv / ConvTranspose weights and biases uniform in ±1/√fan_in (PyTorch's default, fan_in = size(1)·kernel
+/// area), LayerNorm weight 1 / bias 0, nn.Embedding N(0, 1), the prompt encoder's Fourier matrix N(0, 1) (scale 1),
+/// CXBlock layer scale 1e-6, Hiera position embeddings 0, and SAM2Base's learned embeddings (maskmem_tpos_enc,
+/// no_mem_embed, no_mem_pos_enc, no_obj_ptr, no_obj_embed_spatial) truncated-normal with std 0.02.
+/// Each tensor draws from its own stream (seed, key), so adding a key never changes the others.
+public enum SAM2Initialization {
+    /// Keys initialised N(0, 1) (nn.Embedding, the random Fourier features).
+    static func isEmbedding(_ key: String) -> Bool {
+        let embeddings = ["point_embeddings.", "not_a_point_embed.", "no_mask_embed.", "iou_token.", "mask_tokens.",
+                          "obj_score_token.", "positional_encoding_gaussian_matrix"]
+        return embeddings.contains { key.contains($0) }
+    }
+
+    /// The initial value of one state-dict entry; `shapes` gives the sibling weight of a bias.
+    public static func initialValue(key: String, shape: [Int], shapes: [String: [Int]], seed: UInt64) -> Tensor {
+        var rng = SplitMix64(seed: SplitMix64.hash(seed, key.hashValueStable))
+        let n = shape.reduce(1, *)
+        func uniform(_ bound: Double) -> Tensor {
+            Tensor(shape: shape, data: (0..<n).map { _ in Float(rng.uniform(-bound...bound)) })
+        }
+        func normal(_ std: Double, truncated: Bool) -> Tensor {
+            Tensor(shape: shape, data: (0..<n).map { _ in
+                while true {
+                    let z = rng.normal()
+                    if !truncated || abs(z * std) <= 2 { return Float(z * std) }   // trunc_normal_ cuts at ±2 absolute
+                }
+            })
+        }
+        let leaf = key.split(separator: ".").last.map(String.init) ?? key
+        let root = ["maskmem_tpos_enc", "no_mem_embed", "no_mem_pos_enc", "no_obj_ptr", "no_obj_embed_spatial"]
+        if root.contains(key) { return normal(0.02, truncated: true) }
+        if key.hasSuffix("trunk.pos_embed") || key.hasSuffix("trunk.pos_embed_window") { return Tensor.zeros(shape) }
+        if leaf == "gamma" { return Tensor(shape: shape, repeating: 1e-6) }
+        if isEmbedding(key) { return normal(1, truncated: false) }
+        if leaf == "weight" && shape.count == 1 { return Tensor.ones(shape) }          // LayerNorm / LayerNorm2d
+        if leaf == "bias" {
+            let weightKey = String(key.dropLast(4)) + "weight"
+            guard let w = shapes[weightKey], w.count > 1 else { return Tensor.zeros(shape) }   // norm bias
+            return uniform(1 / Double(fanIn(w)).squareRoot())
+        }
+        if shape.count > 1 { return uniform(1 / Double(fanIn(shape)).squareRoot()) }
+        return Tensor.zeros(shape)
+    }
+
+    /// PyTorch's fan_in: size(1) × receptive field (also for transposed convolutions, as torch computes it).
+    static func fanIn(_ shape: [Int]) -> Int { shape.count > 1 ? shape.dropFirst().reduce(1, *) : max(1, shape[0]) }
+
+    /// A full initial state dict for `architecture`.
+    public static func stateDict(_ architecture: SAM2Architecture, seed: UInt64) -> [String: Tensor] {
+        let shapes = architecture.stateDictShapes
+        var out: [String: Tensor] = [:]
+        for (key, shape) in shapes { out[key] = initialValue(key: key, shape: shape, shapes: shapes, seed: seed) }
+        return out
+    }
+
+    /// A parameter store holding the initial weights of `architecture` (buffers frozen).
+    public static func store(_ architecture: SAM2Architecture, seed: UInt64) -> ParameterStore {
+        let store = ParameterStore(source: "init(seed: \(seed))")
+        for (key, value) in stateDict(architecture, seed: seed).sorted(by: { $0.key < $1.key }) {
+            store.add(key, value, requiresGrad: !ParameterStore.isBuffer(key))
+        }
+        return store
+    }
+}
+
+extension ParameterStore {
+    /// State-dict entries that are buffers in the official modules (saved, never trained).
+    public static func isBuffer(_ key: String) -> Bool { key.hasSuffix("positional_encoding_gaussian_matrix") }
+}
+
+extension String {
+    /// FNV-1a of the UTF-8 bytes: a hash that is the same in every process (Swift's hashValue is seeded per run).
+    var hashValueStable: Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return Int(truncatingIfNeeded: h)
+    }
+}

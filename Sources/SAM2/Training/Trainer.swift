@@ -1,0 +1,258 @@
+import Foundation
+
+/// Settings of a training run (what `workbench train` and `sam2.train` take). Defaults: a from-scratch run of the
+/// embedded model; the released fine-tuning recipe differs in learning rate (5e-6) and clipping (0.1).
+public struct TrainingOptions: Codable, Sendable, Equatable {
+    /// Optimiser steps (one clip each).
+    public var steps = 1000
+    /// Peak learning rate, reached after `warmupSteps`, then `decay` to `finalLearningRate`.
+    public var learningRate: Float = 1e-3
+    public var finalLearningRate: Float = 1e-5
+    public var warmupSteps = 50
+    public var decay = "cosine"
+    /// AdamW weight decay on matrices and kernels (biases, norms, embeddings vectors: none, as the official groups).
+    public var weightDecay: Float = 0.01
+    /// Global gradient-norm clip (≤ 0: off).
+    public var clipNorm: Float = 1
+    /// Layer-wise learning-rate decay of the Hiera trunk: block i gets decay^(L + 1 − (i + 1)) (1: off).
+    public var layerDecay: Float = 1
+    /// Frames per clip and objects per clip.
+    public var clipLength = 8
+    public var maxObjects = 3
+    /// Largest frame stride inside a clip.
+    public var maxStride = 3
+    /// Fraction of steps that train on a single frame as an image (SAM 2 trains on images and videos jointly).
+    public var imageFraction = 0.0
+    /// Keys prefixes left frozen (e.g. "image_encoder", "sam_prompt_encoder").
+    public var freeze: [String] = []
+    /// Seed of initial weights (from scratch), clip sampling and prompts.
+    public var seed: UInt64 = 0
+    /// Write the training checkpoint every N steps (and at the end).
+    public var checkpointEvery = 100
+    /// Validate every N steps (0: only at the end) on `validationVideos` held-out synthetic videos.
+    public var validateEvery = 0
+    public var validationVideos = 4
+    public var validationFrames = 40
+    /// Synthetic training videos' length.
+    public var syntheticFrames = 48
+    /// Prompt simulation.
+    public var prompts = TrainingPromptSettings()
+
+    public init() {}
+
+    /// Checks ranges; throws naming the option.
+    public func validate() throws {
+        func bad(_ n: String, _ e: String) -> TrainingError { .badOption(name: n, expected: e) }
+        if steps < 1 { throw bad("steps", "≥ 1, got \(steps)") }
+        if !(learningRate > 0) || !(finalLearningRate >= 0) { throw bad("learning rate", "> 0, got \(learningRate) / final \(finalLearningRate)") }
+        if warmupSteps < 0 { throw bad("warmup", "≥ 0, got \(warmupSteps)") }
+        if LearningRateSchedule.Decay(rawValue: decay) == nil { throw bad("decay", "cosine or linear, got \(decay)") }
+        if clipLength < 1 || clipLength > 64 { throw bad("clip length", "1…64, got \(clipLength)") }
+        if maxObjects < 1 { throw bad("max objects", "≥ 1, got \(maxObjects)") }
+        if maxStride < 1 { throw bad("max stride", "≥ 1, got \(maxStride)") }
+        if !(0...1).contains(imageFraction) { throw bad("image fraction", "0…1, got \(imageFraction)") }
+        if !(layerDecay > 0 && layerDecay <= 1) { throw bad("layer decay", "in (0, 1], got \(layerDecay)") }
+        if checkpointEvery < 1 { throw bad("checkpoint every", "≥ 1, got \(checkpointEvery)") }
+        if validateEvery < 0 || validationVideos < 0 { throw bad("validation", "non-negative counts") }
+    }
+}
+
+/// One row of the training log (train_log.csv).
+public struct TrainingLogRow: Sendable {
+    public var step: Int, learningRate: Float, loss: Float, mask: Float, dice: Float, iou: Float, objectClass: Float
+    public var meanIoU: Double, frames: Int, seconds: Double
+}
+
+/// Runs SAM 2 training: clips from the sampler, the paper's prompt simulation, the official loss, AdamW with warm-up
+/// and decay, clipping; appends a CSV row per step, writes a resumable checkpoint (parameters + optimiser) every
+/// `checkpointEvery` steps and the final weights as a model checkpoint the inference side loads. Every step's
+/// randomness derives from (seed, step), so a resumed run draws the same clips and prompts as an uninterrupted one.
+public final class Trainer {
+    public let model: SAM2TrainModel
+    public let options: TrainingOptions
+    public let sampler: TrainingClipSampler
+    public let outputDirectory: String
+    public let optimizer: AdamW
+    /// Held-out videos for validation J&F.
+    public var validationVideos: [GroundTruthVideo] = []
+    /// The step the next `run` starts from (set by `resumeIfPossible`).
+    public private(set) var step = 0
+    /// Called after every step (progress bars, Lua callbacks); returning false stops the run after this step
+    /// (which is checkpointed); an error thrown here ends `run` with that error.
+    public var onStep: ((TrainingLogRow) throws -> Bool)?
+    /// Called after each validation with (step, J&F by memory setting).
+    public var onValidation: ((Int, [(String, Double)]) -> Void)?
+
+    public var checkpointPath: String { outputDirectory + "/checkpoint.safetensors" }
+    public var modelPath: String { outputDirectory + "/model.safetensors" }
+    public var logPath: String { outputDirectory + "/train_log.csv" }
+    public var validationPath: String { outputDirectory + "/validation.csv" }
+
+    public init(model: SAM2TrainModel, options: TrainingOptions, sampler: TrainingClipSampler, outputDirectory: String) throws {
+        try options.validate()
+        self.model = model
+        self.options = options
+        var s = sampler
+        s.length = options.clipLength; s.maxObjects = options.maxObjects; s.maxStride = options.maxStride
+        self.sampler = s
+        self.outputDirectory = outputDirectory
+        self.optimizer = AdamW(learningRate: options.learningRate, weightDecay: options.weightDecay)
+        model.prompts = options.prompts
+        model.store.setTrainable(false, prefixes: options.freeze)
+        do { try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true) }
+        catch { throw CheckpointError.writeFailed(path: outputDirectory, reason: error.localizedDescription) }
+    }
+
+    /// Parameters that train, keyed by name.
+    var trainableParameters: [String: Variable] {
+        Dictionary(uniqueKeysWithValues: model.store.parameters().filter { $0.variable.requiresGrad }.map { ($0.key, $0.variable) })
+    }
+
+    /// Loads `checkpoint.safetensors` from the output directory if present; returns the step it resumes at.
+    @discardableResult
+    public func resumeIfPossible() throws -> Int {
+        guard FileManager.default.fileExists(atPath: checkpointPath) else { return 0 }
+        let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
+        step = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer)
+        return step
+    }
+
+    /// Parameter groups (learning-rate scale, weight decay) as the official optimiser config builds them.
+    func groups() -> [(scale: Float, decay: Float, parameters: [Variable])] {
+        let blocks = model.architecture.hieraStages.reduce(0, +)
+        var byKey: [String: [Variable]] = [:]
+        var settings: [String: (Float, Float)] = [:]
+        for (key, v) in model.store.parameters() where v.requiresGrad {
+            var layer = blocks + 1
+            if key.hasPrefix("image_encoder.trunk.") {
+                let rest = key.dropFirst("image_encoder.trunk.".count)
+                if rest.hasPrefix("blocks."), let i = Int(rest.dropFirst(7).prefix { $0.isNumber }) { layer = i + 1 } else { layer = 0 }
+            }
+            let scale = key.hasPrefix("image_encoder.trunk.") ? Float(pow(Double(options.layerDecay), Double(blocks + 1 - layer))) : 1
+            let decay: Float = v.value.rank > 1 && !SAM2Initialization.isEmbedding(key) ? options.weightDecay : 0
+            let name = "\(scale)|\(decay)"
+            byKey[name, default: []].append(v)
+            settings[name] = (scale, decay)
+        }
+        return byKey.keys.sorted().map { (settings[$0]!.0, settings[$0]!.1, byKey[$0]!) }
+    }
+
+    /// The learning-rate schedule of this run.
+    public var schedule: LearningRateSchedule {
+        LearningRateSchedule(peak: options.learningRate, final: options.finalLearningRate, warmupSteps: options.warmupSteps,
+                             totalSteps: options.steps, decay: LearningRateSchedule.Decay(rawValue: options.decay) ?? .cosine)
+    }
+
+    /// One optimiser step on a freshly drawn clip; returns its log row.
+    public func trainStep() throws -> TrainingLogRow {
+        let start = Date()
+        var rng = SplitMix64(seed: SplitMix64.hash(options.seed, step, 0x7EA1))
+        let imageStep = rng.nextUnit() < options.imageFraction
+        var clip: TrainingClip? = nil
+        var sampler = self.sampler
+        if imageStep { sampler.length = 1 }
+        for _ in 0..<100 where clip == nil { clip = try sampler.sample(&rng) }
+        guard let clip else { throw TrainingError.noUsableVideo(source: "training data", reason: "100 draws gave no clip with a visible object") }
+        let plan = ClipPromptPlan.draw(numFrames: clip.length, settings: model.prompts, rng: &rng)
+        let tape = GradientTape()
+        let params = model.store.trainable
+        tape.watch(params)
+        let result = try model.forward(clip, plan: plan, rng: &rng)
+        optimizer.zeroGrad(params)
+        tape.backward(result.losses.core)
+        if options.clipNorm > 0 { _ = Variable.clipGradientNorm(params, maxNorm: options.clipNorm) }
+        let lr = schedule.rate(at: step)
+        for g in groups() {
+            optimizer.learningRate = lr * g.scale
+            optimizer.weightDecay = g.decay
+            optimizer.step(g.parameters)
+        }
+        optimizer.zeroGrad(params)
+        step += 1
+        let l = result.losses
+        return TrainingLogRow(step: step, learningRate: lr, loss: l.core.value.data[0], mask: l.mask.value.data[0],
+                              dice: l.dice.value.data[0], iou: l.iou.value.data[0], objectClass: l.objectClass.value.data[0],
+                              meanIoU: result.frameIoU.reduce(0, +) / Double(max(1, result.frameIoU.count)), frames: clip.length,
+                              seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Trains until `options.steps` (or until `onStep` says stop), logging, checkpointing and validating as
+    /// configured; then writes the model and validates it.
+    public func run() throws {
+        if step == 0 || !FileManager.default.fileExists(atPath: logPath) {
+            try "step,lr,loss,loss_mask,loss_dice,loss_iou,loss_class,mean_iou,frames,seconds\n".write(toFile: logPath, atomically: true, encoding: .utf8)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        while step < options.steps {
+            let row = try trainStep()
+            let line = String(format: "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%d,%.3f\n", row.step, row.learningRate, row.loss, row.mask,
+                              row.dice, row.iou, row.objectClass, row.meanIoU, row.frames, row.seconds)
+            log.write(Data(line.utf8))
+            let proceed = try onStep?(row) ?? true
+            if step % options.checkpointEvery == 0 || step == options.steps || !proceed { try saveCheckpoint() }
+            if !proceed { break }
+            if options.validateEvery > 0 && step % options.validateEvery == 0 && step < options.steps { try validate() }
+        }
+        try saveModel(to: modelPath)
+        try validate()
+    }
+
+    /// Writes the resumable checkpoint (all parameters, optimiser state, step, architecture).
+    public func saveCheckpoint() throws {
+        let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
+        try TrainingCheckpoint.save(to: checkpointPath, parameters: all, optimizer: optimizer, step: step,
+                                    metadata: [SAM2Architecture.metadataKey: model.architecture.json])
+    }
+
+    /// Writes the current weights as a model checkpoint (state dict + architecture) that `SAM2VideoModel` loads.
+    public func saveModel(to path: String, metadata: [String: String] = [:]) throws {
+        var meta = metadata
+        meta[SAM2Architecture.metadataKey] = model.architecture.json
+        meta["step"] = String(step)
+        let partial = path + ".partial"
+        try SafeTensors.write(model.store.stateDict, metadata: meta, to: partial)
+        if FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
+        do { try FileManager.default.moveItem(atPath: partial, toPath: path) }
+        catch { throw CheckpointError.writeFailed(path: path, reason: error.localizedDescription) }
+    }
+
+    /// The current weights as an inference model (through a temporary safetensors file).
+    public func inferenceModel() throws -> SAM2VideoModel {
+        let path = outputDirectory + "/.validation-model.safetensors"
+        try saveModel(to: path)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try SAM2VideoModel(checkpoint: path)
+    }
+
+    /// J&F of the current weights on the validation videos (first-frame masks, DAVIS protocol) with the model's
+    /// memory and with 1 memory; appended to validation.csv.
+    @discardableResult
+    public func validate() throws -> [(String, Double)] {
+        guard !validationVideos.isEmpty else { return [] }
+        let results = try Self.evaluate(model: try inferenceModel(), videos: validationVideos,
+                                        memories: [model.architecture.numMaskmem, 1])
+        if !FileManager.default.fileExists(atPath: validationPath) {
+            try "step,setting,j_and_f\n".write(toFile: validationPath, atomically: true, encoding: .utf8)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: validationPath))
+        handle.seekToEndOfFile()
+        for (name, v) in results { handle.write(Data(String(format: "%d,%@,%.4f\n", step, name, v).utf8)) }
+        try? handle.close()
+        onValidation?(step, results)
+        return results
+    }
+
+    /// Mean J&F over `videos` (semi-supervised: every object's first-frame mask) per memory count.
+    public static func evaluate(model: SAM2VideoModel, videos: [GroundTruthVideo], memories: [Int]) throws -> [(String, Double)] {
+        try memories.map { k in
+            var policy = OfficialMemoryPolicy()
+            policy.numMaskmem = k
+            policy.evict = false
+            let evaluation = InteractiveEvaluation(model: model, policy: policy)
+            let scores = try videos.map { try evaluation.run($0, schedule: MaskPromptSchedule()).rounds.first?.jAndF ?? 0 }
+            return ("\(k) memor\(k == 1 ? "y" : "ies")", scores.reduce(0, +) / Double(max(1, scores.count)))
+        }
+    }
+}

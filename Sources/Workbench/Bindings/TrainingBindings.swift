@@ -1,0 +1,89 @@
+import Foundation
+import SAM2
+
+/// `sam2.train{…}`: the `workbench train` command from Lua (same options, snake_case), with an optional
+/// `on_step(row)` callback (return false to stop after the current step, which is checkpointed).
+enum TrainingBindings {
+    static let known = ["model", "data", "steps", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
+                        "layer_decay", "clip_length", "max_objects", "max_stride", "image_fraction", "correction_clicks",
+                        "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
+                        "synthetic_frames", "resume", "on_step"]
+
+    static func train(_ call: LuaCall) throws -> [LuaValue] {
+        let o = try call.options(1, known: known)
+        guard let modelSpec = try o.string("model") else { throw o.error("model", "required: 'embedded', an ARCH.json or a checkpoint") }
+        guard let data = try o.string("data") else { throw o.error("data", "required, e.g. 'synthetic:200'") }
+        guard let steps = try o.int("steps") else { throw o.error("steps", "required: a positive integer") }
+        guard let out = try o.string("out") else { throw o.error("out", "required: an output folder") }
+        var opts = TrainingOptions()
+        opts.steps = steps
+        if let v = try o.number("lr") { opts.learningRate = Float(v) }
+        if let v = try o.number("final_lr") { opts.finalLearningRate = Float(v) }
+        if let v = try o.int("warmup") { opts.warmupSteps = v }
+        if let v = try o.string("decay") { opts.decay = v }
+        if let v = try o.number("weight_decay") { opts.weightDecay = Float(v) }
+        if let v = try o.number("clip_norm") { opts.clipNorm = Float(v) }
+        if let v = try o.number("layer_decay") { opts.layerDecay = Float(v) }
+        if let v = try o.int("clip_length") { opts.clipLength = v }
+        if let v = try o.int("max_objects") { opts.maxObjects = v }
+        if let v = try o.int("max_stride") { opts.maxStride = v }
+        if let v = try o.number("image_fraction") { opts.imageFraction = v }
+        if let v = try o.int("correction_clicks") {
+            guard v >= 0 else { throw o.error("correction_clicks", "≥ 0 expected, got \(v)") }
+            opts.prompts.numCorrectionPtPerFrame = v
+        }
+        if let t = try o.table("freeze") {
+            opts.freeze = try t.array.enumerated().map { i, v in
+                guard case let .string(s) = v else { throw o.error("freeze", "item \(i + 1): string expected, got \(v.typeName)") }
+                return s
+            }
+        }
+        if let v = try o.int("seed") {
+            guard v >= 0 else { throw o.error("seed", "a non-negative integer expected, got \(v)") }
+            opts.seed = UInt64(v)
+        }
+        if let v = try o.int("checkpoint_every") { opts.checkpointEvery = v }
+        if let v = try o.int("validate_every") { opts.validateEvery = v }
+        if let v = try o.int("val_videos") { opts.validationVideos = v }
+        if let v = try o.int("val_frames") { opts.validationFrames = v }
+        if let v = try o.int("synthetic_frames") { opts.syntheticFrames = v }
+        do { try opts.validate() } catch { throw o.error("options", "\(error)") }
+        let callback = try o.function("on_step")
+        if try o.bool("resume") == false { try? FileManager.default.removeItem(atPath: out + "/checkpoint.safetensors") }
+
+        let model = try TrainingRun.model(modelSpec, seed: opts.seed)
+        let videos = try TrainingDataSpec.parse(data).videos(imageSize: model.architecture.imageSize, syntheticFrames: opts.syntheticFrames)
+        let trainer = try Trainer(model: model, options: opts,
+                                  sampler: try TrainingClipSampler(videos: videos, imageSize: model.architecture.imageSize),
+                                  outputDirectory: out)
+        trainer.validationVideos = try TrainingRun.validationVideos(size: model.architecture.imageSize, count: opts.validationVideos,
+                                                                    frames: opts.validationFrames)
+        try trainer.resumeIfPossible()
+        var validation: [LuaValue] = []
+        trainer.onValidation = { step, results in
+            for (name, v) in results {
+                validation.append(.record([("step", .int(step)), ("setting", .string(name)), ("j_and_f", .number(v))]))
+            }
+        }
+        let bar = ProgressBar(total: max(0, steps - trainer.step), label: "train", unit: "steps")
+        trainer.onStep = { row in
+            bar.setStatus(String(format: "loss %.3f IoU %.2f", row.loss, row.meanIoU))
+            bar.advance()
+            guard let callback else { return true }
+            let r = try call.callFunction(callback, [.record([
+                ("step", .int(row.step)), ("lr", .number(Double(row.learningRate))), ("loss", .number(Double(row.loss))),
+                ("loss_mask", .number(Double(row.mask))), ("loss_dice", .number(Double(row.dice))),
+                ("loss_iou", .number(Double(row.iou))), ("loss_class", .number(Double(row.objectClass))),
+                ("mean_iou", .number(row.meanIoU)), ("seconds", .number(row.seconds))])])
+            if case .bool(false)? = r.first { return false }
+            return true
+        }
+        try trainer.run()
+        bar.finish()
+        let curve = out + "/loss_curve.png"
+        try TrainingRun.writeLossCurve(log: trainer.logPath, to: curve)
+        return [.record([("model", .string(trainer.modelPath)), ("checkpoint", .string(trainer.checkpointPath)),
+                         ("log", .string(trainer.logPath)), ("loss_curve", .string(curve)), ("steps", .int(trainer.step)),
+                         ("validation", .array(validation))])]
+    }
+}
