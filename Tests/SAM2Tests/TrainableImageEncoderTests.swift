@@ -145,4 +145,35 @@ final class TrainableImageEncoderTests: XCTestCase {
         print(String(format: "TrainableImageEncoderTests timing (embedded, 1×256²): forward %.1f ms, forward+backward %.1f ms (best of 4)",
                      forward.min()! * 1000, total.min()! * 1000))
     }
+
+    // MARK: - Variable.fusedAttention (FusedAttentionOps.swift)
+
+    /// Central finite differences (Double accumulation) of sum(fusedAttention(q, k, v) · R) for every input element,
+    /// plus equality of the forward with the composed `scaledDotProductAttention`.
+    func testFusedAttentionGradientsByFiniteDifferences() {
+        let inputs = [randomTensor([2, 2, 5, 4], seed: 46), randomTensor([2, 2, 6, 4], seed: 47), randomTensor([2, 2, 6, 3], seed: 48)]
+        let r = randomTensor([2, 2, 5, 3], seed: 99)
+        func loss(_ xs: [Tensor]) -> Double {
+            let y = Variable.fusedAttention(.constant(xs[0]), .constant(xs[1]), .constant(xs[2]), scale: 0.7).value
+            return (0..<y.count).reduce(0.0) { $0 + Double(y.data[$1]) * Double(r.data[$1]) }
+        }
+        let tape = GradientTape()
+        let vars = inputs.map { tape.variable($0) }
+        let out = Variable.fusedAttention(vars[0], vars[1], vars[2], scale: 0.7)
+        let composed = Variable.scaledDotProductAttention(.constant(inputs[0]), .constant(inputs[1]), .constant(inputs[2]), scale: 0.7)
+        assertClose(out.value, composed.value, atol: 1e-6, "forward")
+        tape.backward((out * Variable.constant(r)).sum())
+        let eps: Float = 1e-2
+        for (k, x) in inputs.enumerated() {
+            let analytic = vars[k].grad!
+            for i in 0..<x.count {
+                var xs = inputs
+                xs[k].data[i] = x.data[i] + eps
+                let up = loss(xs)
+                xs[k].data[i] = x.data[i] - eps
+                let numeric = Float((up - loss(xs)) / (2 * Double(eps)))
+                XCTAssertEqual(analytic.data[i], numeric, accuracy: 1e-3 + 1e-2 * abs(numeric), "input \(k) element \(i)")
+            }
+        }
+    }
 }
