@@ -129,7 +129,7 @@ final class TrainableImageEncoderTests: XCTestCase {
         let encoder = try TrainableImageEncoder(config: config, parameters: store.scope("image_encoder"))
         let image = randomTensor([1, 3, 256, 256], seed: 5, range: -2...2)
         var forward: [Double] = [], total: [Double] = []
-        for _ in 0..<4 {
+        for _ in 0..<(ProcessInfo.processInfo.environment["ENC_TIMING_REPS"].flatMap { Int($0) } ?? 4) {
             let tape = GradientTape()
             tape.watch(encoder.parameters)
             for p in encoder.parameters { p.zeroGrad() }
@@ -142,8 +142,8 @@ final class TrainableImageEncoderTests: XCTestCase {
             let t2 = Date()
             forward.append(t1.timeIntervalSince(t0)); total.append(t2.timeIntervalSince(t0))
         }
-        print(String(format: "TrainableImageEncoderTests timing (embedded, 1×256²): forward %.1f ms, forward+backward %.1f ms (best of 4)",
-                     forward.min()! * 1000, total.min()! * 1000))
+        print(String(format: "TrainableImageEncoderTests timing (embedded, 1×256²): forward %.1f ms, forward+backward %.1f ms (best of %d)",
+                     forward.min()! * 1000, total.min()! * 1000, forward.count))
     }
 
     // MARK: - Variable.fusedAttention (FusedAttentionOps.swift)
@@ -174,6 +174,35 @@ final class TrainableImageEncoderTests: XCTestCase {
                 let numeric = Float((up - loss(xs)) / (2 * Double(eps)))
                 XCTAssertEqual(analytic.data[i], numeric, accuracy: 1e-3 + 1e-2 * abs(numeric), "input \(k) element \(i)")
             }
+        }
+    }
+
+    // MARK: - Variable.maxPool2dChannelsLast (ChannelsLastPoolingOps.swift)
+
+    /// Equals the NCHW `maxPool2d` (value and gradient) on odd sizes (floor mode drops the last row/column), with a
+    /// tie inside one window; plus central finite differences.
+    func testMaxPool2dChannelsLastMatchesMaxPool2d() {
+        var x = randomTensor([2, 5, 7, 3], seed: 21)
+        x.data[0] = x.data[3]  // (0, 0, 0, 0) ties (0, 0, 1, 0): the first wins
+        let r = randomTensor([2, 2, 3, 3], seed: 22)
+        let tape = GradientTape()
+        let a = tape.variable(x), b = tape.variable(x)
+        let ya = a.maxPool2dChannelsLast(2, 2)
+        let yb = b.permuted([0, 3, 1, 2]).maxPool2d(kernelSize: 2).permuted([0, 2, 3, 1])
+        XCTAssertEqual(ya.value.shape, [2, 2, 3, 3])
+        XCTAssertEqual(ya.value.maxAbsDifference(yb.value), 0)
+        tape.backward(((ya + yb) * Variable.constant(r)).sum())
+        XCTAssertEqual(a.grad!.maxAbsDifference(b.grad!), 0)
+        let eps: Float = 1e-3
+        for i in 0..<x.count {
+            var up = x, down = x
+            up.data[i] += eps; down.data[i] -= eps
+            func loss(_ t: Tensor) -> Double {
+                let y = Variable.constant(t).maxPool2dChannelsLast(2, 2).value
+                return (0..<y.count).reduce(0.0) { $0 + Double(y.data[$1]) * Double(r.data[$1]) }
+            }
+            if i == 0 || i == 3 { continue }  // the tie is not differentiable
+            XCTAssertEqual(a.grad!.data[i], Float((loss(up) - loss(down)) / (2 * Double(eps))), accuracy: 1e-3, "element \(i)")
         }
     }
 }

@@ -103,7 +103,6 @@ public struct TrainableMultiScaleBlock {
     /// nn.MaxPool2d(kernel = stride = `stride`, floor mode) over the H, W axes of [B, H, W, C] (nil = identity).
     static func maxPoolNHWC(_ x: Variable, _ stride: [Int]?) -> Variable {
         guard let stride else { return x }
-        precondition(stride[0] == stride[1], "TrainableMultiScaleBlock: non-square q_stride \(stride) is not supported")
-        return x.permuted([0, 3, 1, 2]).maxPool2d(kernelSize: stride[0]).permuted([0, 2, 3, 1])
+        return x.maxPool2dChannelsLast(stride[0], stride[1])
     }
 }
