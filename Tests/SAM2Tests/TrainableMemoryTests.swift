@@ -35,6 +35,9 @@ final class TrainableMemoryTests: XCTestCase {
             scale = Swift.max(scale, Swift.abs(e.data[i]))
         }
         XCTAssertFalse(maxDiff.isNaN, "\(message): NaN", file: file, line: line)
+        if ProcessInfo.processInfo.environment["TRAINABLE_MEMORY_VERBOSE"] != nil {
+            print("\(message): max diff \(maxDiff), scale \(scale), ratio \(maxDiff / Swift.max(scale, 1e-30))")
+        }
         XCTAssertLessThanOrEqual(maxDiff, rel * scale + absTol,
                                  "\(message): max diff \(maxDiff) vs scale \(scale) (ratio \(maxDiff / Swift.max(scale, 1e-30)))",
                                  file: file, line: line)
@@ -108,6 +111,33 @@ final class TrainableMemoryTests: XCTestCase {
         assertRelClose(noneT.value, none, rel: 1e-4, abs: 1e-6, "memory attention without pointers")
     }
 
+    /// Two heads and every flag flipped (GELU, pos enc at self-attention and cross-attention queries, none at keys or
+    /// input): the standalone official modules of Fixtures/memory/modules.safetensors (see MemoryModulesTests).
+    func testMemoryAttentionTwoHeadsAndFlippedFlagsMatchOfficial() throws {
+        let store = try ParameterStore(checkpoint: try Checkpoint.open(fixturesDir.appendingPathComponent("memory/modules.safetensors").path))
+        var c = MemoryAttentionConfig(dModel: 32, kvInDim: 16, featSizes: [16, 16])
+        c.dimFeedforward = 64
+        c.numHeads = 2
+        c.numLayers = 2
+        let curr = try fixture("memory/memattn_curr.npy"), currPos = try fixture("memory/memattn_curr_pos.npy")
+        let memory = try fixture("memory/memattn_memory.npy"), memoryPos = try fixture("memory/memattn_memory_pos.npy")
+        let attn = try TrainableMemoryAttention(config: c, parameters: store.scope("memory_attention"))
+        let out = try forwardOnly(store) {
+            try attn(curr: .constant(curr), memory: .constant(memory), currPos: currPos, memoryPos: .constant(memoryPos),
+                     numObjPtrTokens: 4)
+        }
+        assertRelClose(out.value, try fixture("memory/memattn_out.npy"), rel: 1e-4, abs: 1e-6, "2 heads")
+        c.numLayers = 1
+        c.activation = .gelu
+        c.posEncAtAttn = true; c.posEncAtCrossAttnQueries = true; c.posEncAtCrossAttnKeys = false; c.posEncAtInput = false
+        let flipped = try TrainableMemoryAttention(config: c, parameters: store.scope("memory_attention_flipped"))
+        let outF = try forwardOnly(store) {
+            try flipped(curr: .constant(curr), memory: .constant(memory), currPos: currPos, memoryPos: .constant(memoryPos),
+                        numObjPtrTokens: 4)
+        }
+        assertRelClose(outF.value, try fixture("memory/memattn_flipped_out.npy"), rel: 1e-4, abs: 1e-6, "flags flipped")
+    }
+
     func testMemoryEncoderForwardMatchesInference() throws {
         let store = try miniStore()
         let c = MemoryEncoderConfig(inDim: 32, outDim: 16)
@@ -152,6 +182,13 @@ final class TrainableMemoryTests: XCTestCase {
 
     // MARK: Gradients vs the official autograd (memory_training fixtures)
 
+    /// The official loss of a scenario (losses.json: loss_attn, loss_enc).
+    func officialLoss(_ name: String) throws -> Float {
+        let data = try Data(contentsOf: fixturesDir.appendingPathComponent("memory_training/losses.json"))
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return Float(try XCTUnwrap(json[name] as? Double))
+    }
+
     func checkParameterGradients(_ store: ParameterStore, prefixes: [String], file: StaticString = #filePath,
                                  line: UInt = #line) throws {
         let grads = try Checkpoint.open(Self.gradsPath)
@@ -174,6 +211,8 @@ final class TrainableMemoryTests: XCTestCase {
         let out = try attn(curr: curr, memory: memory, currPos: try mt("curr_pos"), memoryPos: memoryPos, numObjPtrTokens: 8)
         assertRelClose(out.value, try mt("attn_out"), rel: 1e-4, abs: 1e-6, "forward")
         let loss = (out * Variable.constant(try mt("r_attn"))).sum()
+        let expectedLoss = try officialLoss("loss_attn")
+        XCTAssertEqual(loss.value.data[0], expectedLoss, accuracy: 1e-4 * Swift.abs(expectedLoss), "loss")
         tape.backward(loss)
         assertRelClose(try XCTUnwrap(curr.grad), try mt("curr_grad"), "d/d curr")
         assertRelClose(try XCTUnwrap(memory.grad), try mt("memory_grad"), "d/d memory")
@@ -221,7 +260,10 @@ final class TrainableMemoryTests: XCTestCase {
         let pix = tape.variable(try mt("pix_feat")), masks = tape.variable(try mt("masks"))
         let out = try enc(pixFeat: pix, masks: masks)
         assertRelClose(out.features.value, try mt("enc_features"), rel: 1e-4, abs: 1e-6, "forward")
-        tape.backward((out.features * Variable.constant(try mt("r_enc"))).sum())
+        let loss = (out.features * Variable.constant(try mt("r_enc"))).sum()
+        let expectedLoss = try officialLoss("loss_enc")
+        XCTAssertEqual(loss.value.data[0], expectedLoss, accuracy: 1e-4 * Swift.abs(expectedLoss), "loss")
+        tape.backward(loss)
         assertRelClose(try XCTUnwrap(pix.grad), try mt("pix_feat_grad"), "d/d pixFeat")
         assertRelClose(try XCTUnwrap(masks.grad), try mt("masks_grad"), "d/d masks")
         try checkParameterGradients(store, prefixes: ["memory_encoder."])
