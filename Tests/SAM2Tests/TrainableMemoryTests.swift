@@ -381,7 +381,17 @@ final class TrainableMemoryTests: XCTestCase {
             tape.backward(try enc(pixFeat: pv, masks: mv).features.sum())
             XCTAssertNotNil(pv.grad); XCTAssertNotNil(mv.grad)
         }
-        print(String(format: "TrainableMemory embedded timings (B=1): memory attention (2 layers, 256 queries, %d memory tokens incl. 16 pointers) forward %.1f ms, forward+backward %.1f ms; memory encoder (64→32, 16×16, masks 256²) forward %.1f ms, forward+backward %.1f ms",
-                     m, attnForward, attnBackward, encForward, encBackward))
+        let maskBackward = try time(5) {
+            let tape = GradientTape()
+            let params = store.parameters(matching: ["memory_encoder.mask_downsampler."]).map(\.variable)
+            tape.watch(params)
+            params.forEach { $0.zeroGrad() }
+            tape.backward(enc.downsampleMask(tape.variable(masks)).sum())
+        }
+        let inferenceForward = time(5) {
+            _ = inference(curr: curr, memory: memory, currPos: currPos, memoryPos: memoryPos, numObjPtrTokens: 16)
+        }
+        print(String(format: "TrainableMemory embedded timings (B=1): memory attention (2 layers, 256 queries, %d memory tokens incl. 16 pointers) forward %.1f ms (inference module %.1f ms), forward+backward %.1f ms; memory encoder (64→32, 16×16, masks 256²) forward %.1f ms, forward+backward %.1f ms (of which mask downsampler %.1f ms)",
+                     m, attnForward, inferenceForward, attnBackward, encForward, encBackward, maskBackward))
     }
 }

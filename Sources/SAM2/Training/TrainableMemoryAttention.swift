@@ -87,10 +87,10 @@ public struct TrainableMemoryAttention {
         }
         let queryPos = Variable.constant(currPos)
         var output = config.posEncAtInput ? curr + Variable.constant(0.1 * currPos) : curr
-        // Every layer adds the same memory pos to its keys: form the sum once.
-        let keysWithPos = memory + memoryPos
+        // Every layer adds the same memory pos to its keys: form the sum once (its gradient reaches memoryPos once,
+        // summed over the layers).
+        let keys = config.posEncAtCrossAttnKeys ? memory + memoryPos : memory
         for layer in layers {
-            let keys = layer.config.posEncAtCrossAttnKeys ? keysWithPos : memory
             output = layer(tgt: output, keys: keys, values: memory, queryPos: queryPos, numKExcludeRope: numObjPtrTokens)
         }
         return output.layerNorm(weight: normWeight, bias: normBias)
