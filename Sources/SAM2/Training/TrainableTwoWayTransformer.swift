@@ -118,17 +118,8 @@ public struct TrainableAttention {
 
     /// q [B, Lq, C], k and v [B, Lk, C] → [B, Lq, C].
     public func callAsFunction(q: Variable, k: Variable, v: Variable) -> Variable {
-        let heads = numHeads, d = internalDim / numHeads
-        // _separate_heads: [B, L, H·D] → [B, H, L, D]; one batched matmul covers every (item, head) pair.
-        func separate(_ x: Variable) -> Variable {
-            let (b, l) = (x.shape[0], x.shape[1])
-            return heads == 1 ? x.reshaped([b, 1, l, d]) : x.reshaped([b, l, heads, d]).permuted([0, 2, 1, 3])
-        }
-        let pq = separate(qProj(q)), pk = separate(kProj(k)), pv = separate(vProj(v))
-        let o = Variable.scaledDotProductAttention(pq, pk, pv)                        // [B, H, Lq, D]
-        let (b, lq) = (o.shape[0], o.shape[2])
-        let recombined = heads == 1 ? o.reshaped([b, lq, d]) : o.permuted([0, 2, 1, 3]).reshaped([b, lq, heads * d])
-        return outProj(recombined)
+        // Heads stay packed along the channels: the fused op spares the split/recombine permutes.
+        outProj(Variable.packedMultiHeadAttention(qProj(q), kProj(k), vProj(v), heads: numHeads))
     }
 }
 
