@@ -30,6 +30,15 @@ final class TrainableSAMHeadsTests: XCTestCase {
         return (pe, md)
     }
 
+    /// Worst relative error seen by `relativeError` in the current test (printed at its end).
+    var worstRelativeError: Float = -1
+
+    override func tearDown() {
+        if worstRelativeError >= 0 { print("TrainableSAMHeads \(name): worst relative error \(worstRelativeError)") }
+        worstRelativeError = -1
+        super.tearDown()
+    }
+
     /// Largest |a − e| relative to max |e|.
     func relativeError(_ a: Tensor, _ e: Tensor) -> Float {
         XCTAssertEqual(a.shape, e.shape)
@@ -38,7 +47,9 @@ final class TrainableSAMHeadsTests: XCTestCase {
             diff = max(diff, abs(a.data[i] - e.data[i]))
             scale = max(scale, abs(e.data[i]))
         }
-        return diff / max(scale, 1e-12)
+        let r = diff / max(scale, 1e-12)
+        worstRelativeError = max(worstRelativeError, r)
+        return r
     }
 
     // MARK: the fused packed multi-head attention op
@@ -132,6 +143,33 @@ final class TrainableSAMHeadsTests: XCTestCase {
             XCTAssertLessThanOrEqual(relativeError(out.objectScoreLogits.value, expected.objectScoreLogits), 1e-4,
                                      "\(c.name) object score")
         }
+    }
+
+    /// A batch-1 image embedding shared by B prompt sets equals the inference decoder's repeat_image path.
+    func testSharedImageEmbedding() throws {
+        let w = Weights(Self.checkpoint)
+        var config = Self.miniDecoderConfig
+        config.dynamicMultimaskViaStability = false
+        let infMD = try MaskDecoder(w.scoped("sam_mask_decoder"), config: config)
+        let store = try ParameterStore(checkpoint: Self.checkpoint)
+        let (pe, md) = try makeTrainable(store)
+        let tape = GradientTape()
+        tape.watch(store.trainable)
+        let image = try Self.input("image_embed").slice(axis: 0, start: 0, end: 1)
+        let s0 = try Self.input("feat_s0").slice(axis: 0, start: 0, end: 1)
+        let s1 = try Self.input("feat_s1").slice(axis: 0, start: 0, end: 1)
+        let (sparse, dense) = try pe(points: (try Self.input("point_coords"), try Self.input("point_labels")),
+                                     boxes: nil, masks: nil)
+        let expected = try infMD(imageEmbeddings: image, imagePE: pe.denseEmbeddingPE(), sparsePromptEmbeddings: sparse.value,
+                                 densePromptEmbeddings: dense.value, multimaskOutput: true, repeatImage: true,
+                                 highResFeatures: [s0, s1])
+        let imageVar = tape.variable(image)
+        let out = try md(imageEmbeddings: imageVar, imagePE: pe.denseEmbeddingPE(), sparsePromptEmbeddings: sparse,
+                         densePromptEmbeddings: dense, multimaskOutput: true, highResFeatures: [.constant(s0), .constant(s1)])
+        XCTAssertLessThanOrEqual(relativeError(out.masks.value, expected.masks), 1e-4, "shared image masks")
+        XCTAssertLessThanOrEqual(relativeError(out.iouPred.value, expected.iouPred), 1e-4, "shared image iou")
+        tape.backward(out.masks.sum())
+        XCTAssertEqual(imageVar.grad?.shape, [1, 32, 16, 16])
     }
 
     func testShapeErrorsAreThrown() throws {

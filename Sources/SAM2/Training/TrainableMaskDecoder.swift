@@ -10,6 +10,14 @@ public struct TrainableMaskDecoderOutput {
     public var samTokensOut: Variable
     /// Object-presence logits [B, 1] (a constant 10 when the decoder predicts none).
     public var objectScoreLogits: Variable
+
+    /// Wraps the four outputs.
+    public init(masks: Variable, iouPred: Variable, samTokensOut: Variable, objectScoreLogits: Variable) {
+        self.masks = masks
+        self.iouPred = iouPred
+        self.samTokensOut = samTokensOut
+        self.objectScoreLogits = objectScoreLogits
+    }
 }
 
 /// Differentiable SAM 2 `MaskDecoder` (sam2/modeling/sam/mask_decoder.py) over the same parameters as
@@ -139,11 +147,19 @@ public struct TrainableMaskDecoder {
         let iouTokenOut = hs.select(axis: 1, index: s)
         let maskTokensOut = hs.slice(axis: 1, start: s + 1, end: s + 1 + numMaskTokens)
 
-        var x = keys.permuted([0, 2, 1]).reshaped([b, c, h, w])
-        x = x.convTranspose2d(weight: upConvT0, bias: upConvT0Bias, stride: (2, 2))
-        if let featS1 { x = x + featS1 }
-        x = upNorm1(x).gelu()
-        x = x.convTranspose2d(weight: upConvT3, bias: upConvT3Bias, stride: (2, 2))
+        // output_upscaling: ConvTranspose2d(2, 2) → (+ feat_s1) → LayerNorm2d → GELU → ConvTranspose2d(2, 2) →
+        // (+ feat_s0) → GELU. A 2×2 stride-2 transposed convolution has no overlapping taps: it is one GEMM
+        // [pixels, Cin] × [Cin, Cout·2·2] and a pixel shuffle. The first stage stays channels-last (the keys already
+        // are, and the LayerNorm2d is then a plain LayerNorm), the second shuffles straight to [B, C/8, 4h, 4w].
+        let c4 = c / 4, c8 = c / 8
+        var x = keys.reshaped([b * h * w, c]).matmul(upConvT0.reshaped([c, c4 * 4]))
+            .reshaped([b, h, w, c4, 2, 2]).permuted([0, 1, 4, 2, 5, 3]).reshaped([b, 2 * h, 2 * w, c4])
+            + upConvT0Bias
+        if let featS1 { x = x + featS1.permuted([0, 2, 3, 1]) }
+        x = x.layerNorm(weight: upNorm1.weight, bias: upNorm1.bias, eps: upNorm1.eps).gelu()
+        x = x.reshaped([b * 4 * h * w, c4]).matmul(upConvT3.reshaped([c4, c8 * 4]))
+            .reshaped([b, 2 * h, 2 * w, c8, 2, 2]).permuted([0, 3, 1, 4, 2, 5]).reshaped([b, c8, 4 * h, 4 * w])
+            + upConvT3Bias.reshaped([1, c8, 1, 1])
         if let featS0 { x = x + featS0 }
         let upscaled = x.gelu()                                                      // [B, C/8, 4h, 4w]
 
