@@ -83,8 +83,9 @@ public final class GradientTape {
     /// afterwards (record a new forward pass before calling again).
     public func backward(_ loss: Variable) {
         precondition(loss.value.count == 1, "backward: loss must be a scalar, got shape \(loss.value.shape)")
-        precondition(loss.tape === self, "backward: loss was not recorded on this tape")
+        // A loss that depends on no variable needing a gradient (everything frozen) has nothing to propagate.
         guard loss.requiresGrad else { return }
+        precondition(loss.tape === self, "backward: loss was not recorded on this tape")
         loss.accumulate(Tensor(shape: loss.value.shape, repeating: 1))
         for entry in entries.reversed() {
             guard let g = entry.output.grad else { continue }

@@ -51,6 +51,7 @@ public final class ParameterStore {
 
     /// Marks the variables under `prefixes` as frozen (no gradient, not updated) or trainable.
     public func setTrainable(_ trainable: Bool, prefixes: [String]) {
+        guard !prefixes.isEmpty else { return }
         for (_, v) in parameters(matching: prefixes) { v.requiresGrad = trainable }
     }
 

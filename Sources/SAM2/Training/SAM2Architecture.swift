@@ -24,6 +24,17 @@ public struct SAM2Architecture: Codable, Sendable, Equatable {
     /// Temporal memory slots (`num_maskmem`, 7 released).
     public var numMaskmem: Int
 
+    /// An architecture from its sizes (argument names as the fields).
+    public init(imageSize: Int, hieraEmbedDim: Int, hieraNumHeads: Int, hieraStages: [Int], hieraWindowSpec: [Int],
+                hieraGlobalAttBlocks: [Int], hieraWindowPosEmbedBkgSpatialSize: [Int], hiddenDim: Int, memDim: Int,
+                memoryAttentionLayers: Int, memoryAttentionFeedforward: Int, numMaskmem: Int) {
+        self.imageSize = imageSize; self.hieraEmbedDim = hieraEmbedDim; self.hieraNumHeads = hieraNumHeads
+        self.hieraStages = hieraStages; self.hieraWindowSpec = hieraWindowSpec; self.hieraGlobalAttBlocks = hieraGlobalAttBlocks
+        self.hieraWindowPosEmbedBkgSpatialSize = hieraWindowPosEmbedBkgSpatialSize; self.hiddenDim = hiddenDim; self.memDim = memDim
+        self.memoryAttentionLayers = memoryAttentionLayers; self.memoryAttentionFeedforward = memoryAttentionFeedforward
+        self.numMaskmem = numMaskmem
+    }
+
     /// The embedded default model: 256² input, a 6-block Hiera at width 16, hidden 64, memory 32, 2 memory-attention
     /// layers; the SAM heads keep the official hard-coded sizes (two-way MLP 2048, 8 heads, IoU head 256).
     public static let embedded = SAM2Architecture(

@@ -52,6 +52,10 @@ public final class SAM2TrainModel {
         public var frameIoU: [Double]
         /// Prediction steps run (initial + corrective) over all frames.
         public var steps: Int
+        /// Each frame's final low-resolution logits [N, 1, S/4, S/4] (what the tracker would store).
+        public var frameLogits: [Tensor]
+        /// Each frame's final object-score logits [N].
+        public var objectScores: [[Float]]
     }
 
     /// One frame's output kept for later frames: object pointers [N, C] and memory features [N, memDim, e, e].
@@ -87,6 +91,7 @@ public final class SAM2TrainModel {
         var cond: [Int: FrameMemory] = [:], nonCond: [Int: FrameMemory] = [:]
         var total: MultiStepMultiMasksAndIous.Losses? = nil
         var ious = [Double](repeating: 0, count: t)
+        var logits = [Tensor](repeating: Tensor.zeros([0]), count: t), scores = [[Float]](repeating: [], count: t)
         var stepCount = 0
         for frame in plan.processingOrder {
             let isInitCond = plan.initCondFrames.contains(frame)
@@ -133,8 +138,10 @@ public final class SAM2TrainModel {
             total = total.map { .init(mask: $0.mask + l.mask, dice: $0.dice + l.dice, iou: $0.iou + l.iou,
                                       objectClass: $0.objectClass + l.objectClass, core: $0.core + l.core) } ?? l
             ious[frame] = Self.meanIoU(heads.highResMasks.value, gt)
+            logits[frame] = heads.lowResMasks.value
+            scores[frame] = heads.objectScoreLogits.value.data
         }
-        return ClipResult(losses: total!, frameIoU: ious, steps: stepCount)
+        return ClipResult(losses: total!, frameIoU: ious, steps: stepCount, frameLogits: logits, objectScores: scores)
     }
 
     /// `_use_multimask`.

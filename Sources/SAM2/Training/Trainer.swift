@@ -98,7 +98,13 @@ public final class Trainer {
         self.outputDirectory = outputDirectory
         self.optimizer = AdamW(learningRate: options.learningRate, weightDecay: options.weightDecay)
         model.prompts = options.prompts
+        for prefix in options.freeze where model.store.parameters(matching: [prefix]).isEmpty {
+            throw TrainingError.badOption(name: "freeze", expected: "key prefixes of the model (e.g. image_encoder, sam_prompt_encoder, sam_mask_decoder, memory_attention, memory_encoder); '\(prefix)' matches no parameter")
+        }
         model.store.setTrainable(false, prefixes: options.freeze)
+        guard !model.store.trainable.isEmpty else {
+            throw TrainingError.badOption(name: "freeze", expected: "to leave some parameters trainable")
+        }
         do { try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true) }
         catch { throw CheckpointError.writeFailed(path: outputDirectory, reason: error.localizedDescription) }
     }

@@ -87,6 +87,11 @@ public struct TrainingClip {
     public var video: String
     public var frameIndices: [Int]
 
+    /// A clip from its parts (frames [T, 3, S, S] normalised, one [N, S, S] mask tensor per frame).
+    public init(frames: Tensor, masks: [Tensor], objectIDs: [Int], video: String, frameIndices: [Int]) {
+        self.frames = frames; self.masks = masks; self.objectIDs = objectIDs; self.video = video; self.frameIndices = frameIndices
+    }
+
     /// Number of frames.
     public var length: Int { masks.count }
     /// Number of objects.

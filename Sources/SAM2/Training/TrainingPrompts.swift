@@ -35,6 +35,12 @@ public struct ClipPromptPlan: Equatable, Sendable {
     /// The tracking order: initial conditioning frames, then the others in time order.
     public var processingOrder: [Int]
 
+    /// A plan from its parts (tests and scripted experiments).
+    public init(initCondFrames: [Int], useMaskInput: Bool, boxFrames: Set<Int>, framesToCorrect: [Int], processingOrder: [Int]) {
+        self.initCondFrames = initCondFrames; self.useMaskInput = useMaskInput; self.boxFrames = boxFrames
+        self.framesToCorrect = framesToCorrect; self.processingOrder = processingOrder
+    }
+
     /// Draws a plan for a clip of `numFrames` frames.
     public static func draw(numFrames: Int, settings s: TrainingPromptSettings, rng: inout SplitMix64) -> ClipPromptPlan {
         var usePoints = rng.nextUnit() < s.probToUsePtInput
