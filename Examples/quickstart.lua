@@ -1,21 +1,26 @@
--- Quickstart, the README's main job: make a few synthetic videos with exact masks, track every object from
+-- Quickstart, the README's main job: make a few synthetic videos with exact masks (objects that pass behind
+-- each other and behind bars, leave the frame and come back, a look-alike distractor), track every object from
 -- its first-frame mask with two memory settings (SAM 2's 7 memories vs 1), print a J&F table and write
 -- overlays of the result.
 --
---   workbench run Examples/quickstart.lua [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]]
+--   workbench run Examples/quickstart.lua [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]] [--videos N] [--frames N]
 --
--- Without a checkpoint it runs the reduced random-weights model committed with the tests: every step runs
--- exactly as with a real checkpoint (e.g. sam2.1_hiera_tiny.pt), but its masks are not meaningful, so the J&F
--- values only show that the pipeline works. Pass an official checkpoint for real numbers.
-local ablation = require "video_ablation"     -- Scripts/video_ablation.lua: model, data and tracking helpers
+-- Without a checkpoint it runs the embedded model (Models/embedded, trained by `workbench train` on synthetic
+-- videos; see its MODEL_CARD.md), so the J&F values are real. Pass an official checkpoint (e.g.
+-- sam2.1_hiera_tiny.pt) to run that instead.
+local ablation = require "video_ablation"     -- Scripts/video_ablation.lua: model and argument helpers
 local a = ablation.parse_args("out/quickstart")
-a.videos, a.frames = 2, 12
+if not arg or not table.concat(arg, " "):find("--videos") then a.videos = 3 end
+if not arg or not table.concat(arg, " "):find("--frames") then a.frames = 40 end
 
 local model = ablation.load_model(a)
 local info = model:info()
 print(string.format("model: %s (%s), input %d²", info.name, info.family, info.image_size))
 
-local data = ablation.make_data(a, 2)
+-- The synthetic distribution the embedded model was trained on (TrainingDataSpec.syntheticConfig), other seeds.
+local data = synth.generate{out = a.out .. "/data", videos = a.videos, frames = a.frames, size = {256, 256},
+                            objects = 3, object_size = {0.09, 0.18}, speed = 1.6, occlusion = "both", disappear = true,
+                            distractors = 1, event_period = 20, hidden_frames = 5, pan = 0.5, seed = 2024}
 print(string.format("data: %d synthetic videos × %d frames in %s", #data.sequences, a.frames, data.root))
 
 -- Track every sequence with each memory setting; masks go to OUT/<setting>/<sequence>/NNNNN.png.

@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output directory.") var out: String
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
     @Option(name: .customLong("final-lr"), help: "Learning rate at the last step.") var finalLearningRate: Float = 1e-5
-    @Option(help: "Warm-up steps.") var warmup: Int = 50
+    @Option(help: "Warm-up steps (default: min(50, steps / 10)).") var warmup: Int?
     @Option(help: "Decay after warm-up: cosine or linear.") var decay: String = "cosine"
     @Option(help: "AdamW weight decay (matrices and kernels only).") var weightDecay: Float = 0.01
     @Option(help: "Global gradient-norm clip (0: off).") var clipNorm: Float = 1
@@ -45,7 +45,7 @@ struct TrainCommand: ParsableCommand {
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
-        o.steps = steps; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup
+        o.steps = steps; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
         o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
         o.clipLength = clipLength; o.maxObjects = maxObjects; o.maxStride = maxStride; o.imageFraction = imageFraction
         o.prompts.numCorrectionPtPerFrame = correctionClicks

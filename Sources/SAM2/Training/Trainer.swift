@@ -45,7 +45,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         func bad(_ n: String, _ e: String) -> TrainingError { .badOption(name: n, expected: e) }
         if steps < 1 { throw bad("steps", "≥ 1, got \(steps)") }
         if !(learningRate > 0) || !(finalLearningRate >= 0) { throw bad("learning rate", "> 0, got \(learningRate) / final \(finalLearningRate)") }
-        if warmupSteps < 0 { throw bad("warmup", "≥ 0, got \(warmupSteps)") }
+        if warmupSteps < 0 || warmupSteps > steps { throw bad("warmup", "0…steps (\(steps)), got \(warmupSteps)") }
         if LearningRateSchedule.Decay(rawValue: decay) == nil { throw bad("decay", "cosine or linear, got \(decay)") }
         if clipLength < 1 || clipLength > 64 { throw bad("clip length", "1…64, got \(clipLength)") }
         if maxObjects < 1 { throw bad("max objects", "≥ 1, got \(maxObjects)") }

@@ -19,7 +19,7 @@ enum TrainingBindings {
         opts.steps = steps
         if let v = try o.number("lr") { opts.learningRate = Float(v) }
         if let v = try o.number("final_lr") { opts.finalLearningRate = Float(v) }
-        if let v = try o.int("warmup") { opts.warmupSteps = v }
+        opts.warmupSteps = try o.int("warmup") ?? min(50, steps / 10)
         if let v = try o.string("decay") { opts.decay = v }
         if let v = try o.number("weight_decay") { opts.weightDecay = Float(v) }
         if let v = try o.number("clip_norm") { opts.clipNorm = Float(v) }
