@@ -79,7 +79,7 @@ public struct PromptEncoder: PromptEncoding {
 
     public func callAsFunction(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Tensor?) throws
         -> (sparse: Tensor, dense: Tensor) {
-        let bs = try batchSize(points: points, boxes: boxes, masks: masks)
+        let bs = try Self.batchSize(points: points, boxes: boxes, masks: masks, maskInputSize: maskInputSize)
         var parts: [Tensor] = []
         if let points { parts.append(embedPoints(points.coords, labels: points.labels, pad: boxes == nil)) }
         if let boxes { parts.append(embedBoxes(boxes)) }
@@ -95,7 +95,9 @@ public struct PromptEncoder: PromptEncoding {
     }
 
     /// `_get_batch_size`, after checking the shapes the official code relies on.
-    private func batchSize(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Tensor?) throws -> Int {
+    /// (Shared with the trainable prompt encoder, which takes the same prompts.)
+    static func batchSize(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Tensor?,
+                          maskInputSize: (height: Int, width: Int)) throws -> Int {
         var bs: Int?
         if let points {
             let (coords, labels) = (points.coords, points.labels)

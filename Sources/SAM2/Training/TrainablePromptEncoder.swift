@@ -55,7 +55,7 @@ public struct TrainablePromptEncoder {
     /// boxes [B, 4]; masks [B, 1, 4h, 4w]. Returns sparse [B, N', C] and dense [B, C, h, w].
     public func callAsFunction(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Variable?) throws
         -> (sparse: Variable, dense: Variable) {
-        let bs = try batchSize(points: points, boxes: boxes, masks: masks?.value)
+        let bs = try PromptEncoder.batchSize(points: points, boxes: boxes, masks: masks?.value, maskInputSize: maskInputSize)
         var parts: [Variable] = []
         if let points { parts.append(embedPoints(points.coords, labels: points.labels, pad: boxes == nil)) }
         if let boxes { parts.append(embedBoxes(boxes)) }
@@ -71,38 +71,6 @@ public struct TrainablePromptEncoder {
                 .expanded(to: [bs, embedDim, imageEmbeddingSize.height, imageEmbeddingSize.width])
         }
         return (sparse, dense)
-    }
-
-    /// `_get_batch_size` after the shape checks of the inference encoder.
-    private func batchSize(points: (coords: Tensor, labels: Tensor)?, boxes: Tensor?, masks: Tensor?) throws -> Int {
-        var bs: Int?
-        if let points {
-            let (coords, labels) = (points.coords, points.labels)
-            guard coords.rank == 3, coords.shape[2] == 2 else {
-                throw PromptEncoderError.shapeMismatch(argument: "point coords", expected: "[B, N, 2]", got: coords.shape)
-            }
-            guard labels.shape == [coords.shape[0], coords.shape[1]] else {
-                throw PromptEncoderError.shapeMismatch(argument: "point labels",
-                                                       expected: "[\(coords.shape[0]), \(coords.shape[1])]", got: labels.shape)
-            }
-            bs = coords.shape[0]
-        }
-        if let boxes {
-            let expected = bs.map { "[\($0), 4]" } ?? "[B, 4]"
-            guard boxes.rank >= 1, boxes.shape.last == 4, boxes.count / 4 == (bs ?? boxes.shape[0]) else {
-                throw PromptEncoderError.shapeMismatch(argument: "boxes", expected: expected, got: boxes.shape)
-            }
-            bs = bs ?? boxes.shape[0]
-        }
-        if let masks {
-            let (mh, mw) = maskInputSize
-            guard masks.rank == 4, masks.shape[1] == 1, masks.shape[2] == mh, masks.shape[3] == mw,
-                  bs == nil || masks.shape[0] == bs else {
-                throw PromptEncoderError.shapeMismatch(argument: "masks", expected: "[B, 1, \(mh), \(mw)]", got: masks.shape)
-            }
-            bs = bs ?? masks.shape[0]
-        }
-        return bs ?? 1
     }
 
     /// `_embed_points`: +0.5 shift, optional padding point (label −1), PE zeroed for label −1, then the label's
