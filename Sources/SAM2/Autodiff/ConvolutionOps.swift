@@ -136,7 +136,7 @@ extension Variable {
     /// output gradient [N, C, Ho, Wo]: dW[c, i, j] = Σ_{n, oh, ow} g[n, c, oh, ow] · x[n, c, oh·s − p + i·d, ow·s − p + j·d].
     /// Channels are spread over cores; each plane is copied into a zero-padded scratch (as the forward kernel does)
     /// so the taps need no bounds checks, and stride-1 rows are summed eight columns at a time. (The grouped-conv
-    /// formulation this replaces ran the output gradient as a Ho×Wo kernel with a scalar loop: ~25× slower.)
+    /// formulation this replaces ran the output gradient as a Ho×Wo kernel with a scalar loop: ~20× slower.)
     static func depthwiseWeightGradient(input: Tensor, outputGradient: Tensor, kernel: (Int, Int), stride: (Int, Int),
                                         padding: (Int, Int), dilation: (Int, Int)) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
