@@ -90,12 +90,13 @@ extension Tensor {
     /// at once, 38 MB, measured ~2× slower from page faults and cache misses). A budget in floats rather than
     /// columns lets convs with few input channels (the mask downsampler's 1 → 4 → 16) take long bands, so
     /// their tiny-m GEMMs are few and big enough to split over workers.
-    private static let im2colBandFloats = 147 * 8192
+    static let im2colBandFloats = 147 * 8192
 
     /// Unfolds output rows `outputRows` of a convolution over `channels` planes of [h, w] at `src` into a
     /// (c, ki, kj) × (oh, ow) matrix at `dst` (row length outputRows.count·wo), zero where the window reads
     /// padding. Assumes `src` holds channels·h·w floats and `dst` channels·kh·kw·outputRows.count·wo.
-    private static func im2col(_ src: UnsafePointer<Float>, channels: Int, geometry g: ConvGeometry,
+    /// Internal so the conv weight gradient (Autodiff/ConvolutionOps.swift) unfolds the input the same way.
+    static func im2col(_ src: UnsafePointer<Float>, channels: Int, geometry g: ConvGeometry,
                                outputRows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
         let rows = channels * g.kh * g.kw
         let band = outputRows.count
@@ -262,8 +263,8 @@ extension Tensor {
     }
 }
 
-/// Sizes shared by the convolution kernels.
-private struct ConvGeometry {
+/// Sizes shared by the convolution kernels (internal: the autodiff weight gradient unfolds with `im2col` too).
+struct ConvGeometry {
     let h: Int, w: Int, kh: Int, kw: Int, ho: Int, wo: Int
     let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)
 }
