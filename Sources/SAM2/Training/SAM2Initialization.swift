@@ -6,7 +6,16 @@ import Foundation
 /// CXBlock layer scale 1e-6, Hiera position embeddings 0, and SAM2Base's learned embeddings (maskmem_tpos_enc,
 /// no_mem_embed, no_mem_pos_enc, no_obj_ptr, no_obj_embed_spatial) truncated-normal with std 0.02.
 /// Each tensor draws from its own stream (seed, key), so adding a key never changes the others.
+///
+/// One deliberate difference for training from scratch (the official never does: its encoder starts from MAE
+/// weights): the memory encoder's `pix_feat_proj` starts at `pixFeatProjScale` (0.05) × the default. The neck's
+/// features are ~20× larger than the downsampled mask at initialisation, so with the default the memories of two
+/// objects in the same frame differ by ~3 % and memory attention cannot tell objects apart; a first run of the
+/// embedded model learned to ignore its memories (every object got the same mask) in 600 steps.
 public enum SAM2Initialization {
+    /// Scale of `memory_encoder.pix_feat_proj` (weight and bias) relative to PyTorch's default initialisation.
+    public static let pixFeatProjScale: Float = 0.05
+
     /// Keys initialised N(0, 1) (nn.Embedding, the random Fourier features).
     static func isEmbedding(_ key: String) -> Bool {
         let embeddings = ["point_embeddings.", "not_a_point_embed.", "no_mask_embed.", "iou_token.", "mask_tokens.",
@@ -45,6 +54,12 @@ public enum SAM2Initialization {
         return Tensor.zeros(shape)
     }
 
+    /// `initialValue` with the from-scratch adjustments (see the type's comment).
+    static func trainingValue(key: String, shape: [Int], shapes: [String: [Int]], seed: UInt64) -> Tensor {
+        let v = initialValue(key: key, shape: shape, shapes: shapes, seed: seed)
+        return key.hasPrefix("memory_encoder.pix_feat_proj.") ? v * pixFeatProjScale : v
+    }
+
     /// PyTorch's fan_in: size(1) × receptive field (also for transposed convolutions, as torch computes it).
     static func fanIn(_ shape: [Int]) -> Int { shape.count > 1 ? shape.dropFirst().reduce(1, *) : max(1, shape[0]) }
 
@@ -52,7 +67,7 @@ public enum SAM2Initialization {
     public static func stateDict(_ architecture: SAM2Architecture, seed: UInt64) -> [String: Tensor] {
         let shapes = architecture.stateDictShapes
         var out: [String: Tensor] = [:]
-        for (key, shape) in shapes { out[key] = initialValue(key: key, shape: shape, shapes: shapes, seed: seed) }
+        for (key, shape) in shapes { out[key] = trainingValue(key: key, shape: shape, shapes: shapes, seed: seed) }
         return out
     }
 

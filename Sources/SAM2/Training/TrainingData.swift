@@ -44,13 +44,13 @@ public enum TrainingDataSpec: Equatable, Sendable {
     }
 
     /// The synthetic video distribution used for training and validation at input size `size`: 3 annotated
-    /// objects, one distractor, occlusions by objects and bars, exits and re-entries every ~20 frames.
+    /// objects, occlusions by objects and bars, exits and re-entries every ~20 frames (no look-alike distractors).
     public static func syntheticConfig(seed: UInt64, size: Int, frames: Int) -> SyntheticVideoConfig {
         var c = SyntheticVideoConfig()
         c.width = size; c.height = size; c.frames = frames; c.objects = 3
         c.objectSize = 0.09...0.18
         c.speed = Double(size) / 160
-        c.occlusion = .both; c.disappear = true; c.distractors = 1
+        c.occlusion = .both; c.disappear = true; c.distractors = 0
         c.eventPeriod = 20; c.hiddenFrames = 5
         c.backgroundPan = 0.5
         c.seed = seed
