@@ -12,7 +12,16 @@ import Foundation
 /// features are ~20× larger than the downsampled mask at initialisation, so with the default the memories of two
 /// objects in the same frame differ by ~3 % and memory attention cannot tell objects apart; a first run of the
 /// embedded model learned to ignore its memories (every object got the same mask) in 600 steps.
+/// And a locality prior for the memory attention's cross-attention (`crossAttentionLocality`): with random query /
+/// key projections its attention is nearly uniform over the ~1,800 memory tokens, so an object's few tokens are
+/// averaged away (a second run still gave every object the same mask after 400 steps). The q_proj / k_proj biases
+/// start as the same vector of magnitude `crossAttentionLocality` on the three highest-frequency RoPE pairs of each
+/// axis (weights 0.1× the default): after the rotary encoding, q·k peaks where query and memory token sit at the
+/// same place, so each position starts by reading the memories at its own location (every memory frame, as the
+/// pointers get no rotation). Training moves freely away from it.
 public enum SAM2Initialization {
+    /// Bias magnitude of the locality prior (logit contrast ≈ 2 between 0 and 1 token apart at head dim 64).
+    public static let crossAttentionLocality: Float = 5
     /// Scale of `memory_encoder.pix_feat_proj` (weight and bias) relative to PyTorch's default initialisation.
     public static let pixFeatProjScale: Float = 0.05
 
@@ -54,10 +63,25 @@ public enum SAM2Initialization {
         return Tensor.zeros(shape)
     }
 
-    /// `initialValue` with the from-scratch adjustments (see the type's comment).
-    static func trainingValue(key: String, shape: [Int], shapes: [String: [Int]], seed: UInt64) -> Tensor {
+    /// `initialValue` with the from-scratch adjustments (see the type's comment); `headDim` is the memory
+    /// attention's per-head width (the rotary pairs' layout: x pairs first, then y pairs, per head).
+    static func trainingValue(key: String, shape: [Int], shapes: [String: [Int]], seed: UInt64, heads: Int) -> Tensor {
         let v = initialValue(key: key, shape: shape, shapes: shapes, seed: seed)
-        return key.hasPrefix("memory_encoder.pix_feat_proj.") ? v * pixFeatProjScale : v
+        if key.hasPrefix("memory_encoder.pix_feat_proj.") { return v * pixFeatProjScale }
+        let isCross = key.hasPrefix("memory_attention.layers.") && key.contains(".cross_attn_image.")
+        guard isCross, key.hasSuffix("q_proj.weight") || key.hasSuffix("k_proj.weight") || key.hasSuffix("q_proj.bias")
+                || key.hasSuffix("k_proj.bias") else { return v }
+        if key.hasSuffix(".weight") { return v * 0.1 }
+        let inner = shape[0], headDim = inner / max(1, heads), quarter = headDim / 4
+        guard headDim % 4 == 0, quarter >= 3 else { return v }
+        var b = [Float](repeating: 0, count: inner)
+        for h in 0..<max(1, heads) {
+            for i in 0..<3 {
+                b[h * headDim + 2 * i] = crossAttentionLocality                 // x pair i: real part
+                b[h * headDim + 2 * (quarter + i)] = crossAttentionLocality      // y pair i: real part
+            }
+        }
+        return Tensor(shape: shape, data: b)
     }
 
     /// PyTorch's fan_in: size(1) × receptive field (also for transposed convolutions, as torch computes it).
@@ -67,7 +91,8 @@ public enum SAM2Initialization {
     public static func stateDict(_ architecture: SAM2Architecture, seed: UInt64) -> [String: Tensor] {
         let shapes = architecture.stateDictShapes
         var out: [String: Tensor] = [:]
-        for (key, shape) in shapes { out[key] = trainingValue(key: key, shape: shape, shapes: shapes, seed: seed) }
+        let heads = architecture.memoryAttention.numHeads
+        for (key, shape) in shapes { out[key] = trainingValue(key: key, shape: shape, shapes: shapes, seed: seed, heads: heads) }
         return out
     }
 
