@@ -37,6 +37,18 @@ public struct HieraImageEncoder: ImageEncoder {
             self.scalp = scalp
         }
 
+        /// Checks the trunk, that the neck takes the trunk's channels, and that scalp leaves a level.
+        public func validate() throws {
+            try trunk.validate()
+            guard trunk.channelList == neck.backboneChannelList else {
+                throw HieraError.invalidConfig(field: "neck.backboneChannelList",
+                                               reason: "\(neck.backboneChannelList) does not match the trunk's channels \(trunk.channelList)")
+            }
+            guard (0..<neck.backboneChannelList.count).contains(scalp) else {
+                throw HieraError.invalidConfig(field: "scalp", reason: "must leave at least one of \(neck.backboneChannelList.count) levels, got \(scalp)")
+            }
+        }
+
         /// As configs/sam2{,.1}/sam2*_hiera_<size>.yaml: d_model 256, top-down levels [2, 3], nearest, scalp 1.
         public static func official(_ size: InferredModelConfig.Size) -> Config {
             let trunk = HieraConfig.official(size)
@@ -58,14 +70,7 @@ public struct HieraImageEncoder: ImageEncoder {
 
     /// Reads `trunk.*` and `neck.*` under `w` (e.g. `Weights(ckpt, prefix: "image_encoder")`).
     public init(_ w: Weights, config: Config) throws {
-        try config.trunk.validate()
-        guard config.trunk.channelList == config.neck.backboneChannelList else {
-            throw HieraError.invalidConfig(field: "neck.backboneChannelList",
-                                           reason: "\(config.neck.backboneChannelList) does not match the trunk's channels \(config.trunk.channelList)")
-        }
-        guard (0..<config.neck.backboneChannelList.count).contains(config.scalp) else {
-            throw HieraError.invalidConfig(field: "scalp", reason: "must leave at least one of \(config.neck.backboneChannelList.count) levels, got \(config.scalp)")
-        }
+        try config.validate()
         self.config = config
         trunk = try Hiera(w.scoped("trunk"), config: config.trunk)
         neck = try FpnNeck(w.scoped("neck"), config: config.neck)

@@ -17,14 +17,7 @@ public struct TrainableImageEncoder {
 
     /// Reads `trunk.*` and `neck.*` under `parameters` (= store.scope("image_encoder")).
     public init(config: HieraImageEncoder.Config, parameters: ParameterScope) throws {
-        try config.trunk.validate()
-        guard config.trunk.channelList == config.neck.backboneChannelList else {
-            throw HieraError.invalidConfig(field: "neck.backboneChannelList",
-                                           reason: "\(config.neck.backboneChannelList) does not match the trunk's channels \(config.trunk.channelList)")
-        }
-        guard (0..<config.neck.backboneChannelList.count).contains(config.scalp) else {
-            throw HieraError.invalidConfig(field: "scalp", reason: "must leave at least one of \(config.neck.backboneChannelList.count) levels, got \(config.scalp)")
-        }
+        try config.validate()
         self.config = config
         trunk = try TrainableHiera(config: config.trunk, parameters: parameters.scoped("trunk"))
         neck = try TrainableFpnNeck(config: config.neck, parameters: parameters.scoped("neck"))
