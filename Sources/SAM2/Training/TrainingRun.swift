@@ -78,6 +78,9 @@ public enum TrainingRun {
                               series: [.init(name: "per step", x: steps, y: losses), .init(name: "mean of \(window)", x: steps, y: smooth)])
         chart.width = 800; chart.height = 450
         chart.markers = false
+        // The first steps (and rare spikes from objects predicted absent: their −1024 logits) would flatten the
+        // curve; the axis ends at 2× the largest moving average after the first `window` steps.
+        if smooth.count > 2 * window, let top = smooth.dropFirst(window).max(), top > 0 { chart.yMin = 0; chart.yMax = 2 * top }
         try ImageIO.write(try chart.render(), to: png)
     }
 }
