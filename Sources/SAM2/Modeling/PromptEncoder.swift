@@ -129,9 +129,9 @@ public struct PromptEncoder: PromptEncoding {
         return bs ?? 1
     }
 
-    /// `_embed_points`: +0.5 pixel shift, optional padding point (label −1), positional encoding, then per label:
-    /// −1 → not_a_point_embed alone, 0…3 → PE + point_embeddings[label], any other label → bare PE.
-    private func embedPoints(_ coords: Tensor, labels: Tensor, pad: Bool) -> Tensor {
+    /// The points `_embed_points` encodes: +0.5 pixel shift and, with `pad`, a padding point (0, 0) labelled −1
+    /// per item (shared with the trainable prompt encoder).
+    static func shiftedPoints(_ coords: Tensor, labels: Tensor, pad: Bool) -> (points: Tensor, labels: Tensor) {
         var points = coords + 0.5
         var labels = labels
         if pad {
@@ -139,6 +139,13 @@ public struct PromptEncoder: PromptEncoding {
             points = Tensor.concat([points, Tensor.zeros([b, 1, 2])], axis: 1)
             labels = Tensor.concat([labels, Tensor(shape: [b, 1], repeating: -1)], axis: 1)
         }
+        return (points, labels)
+    }
+
+    /// `_embed_points`: +0.5 pixel shift, optional padding point (label −1), positional encoding, then per label:
+    /// −1 → not_a_point_embed alone, 0…3 → PE + point_embeddings[label], any other label → bare PE.
+    private func embedPoints(_ coords: Tensor, labels: Tensor, pad: Bool) -> Tensor {
+        let (points, labels) = Self.shiftedPoints(coords, labels: labels, pad: pad)
         var embedding = peLayer.forwardWithCoords(points, imageSize: inputImageSize)
         let c = embedDim
         embedding.withUnsafeMutableBufferPointer { e in

@@ -76,13 +76,7 @@ public struct TrainablePromptEncoder {
     /// `_embed_points`: +0.5 shift, optional padding point (label −1), PE zeroed for label −1, then the label's
     /// embedding added — gathered for all points at once as onehot [B·N, 5] × [not_a_point; point_embeddings] [5, C].
     private func embedPoints(_ coords: Tensor, labels: Tensor, pad: Bool) -> Variable {
-        var points = coords + 0.5
-        var labels = labels
-        if pad {
-            let b = points.shape[0]
-            points = Tensor.concat([points, Tensor.zeros([b, 1, 2])], axis: 1)
-            labels = Tensor.concat([labels, Tensor(shape: [b, 1], repeating: -1)], axis: 1)
-        }
+        let (points, labels) = PromptEncoder.shiftedPoints(coords, labels: labels, pad: pad)
         let (b, n, c) = (points.shape[0], points.shape[1], embedDim)
         var pe = peLayer.forwardWithCoords(points, imageSize: inputImageSize)
         var onehot = Tensor.zeros([b * n, 5])
