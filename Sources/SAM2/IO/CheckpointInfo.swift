@@ -12,6 +12,8 @@ public struct CheckpointInfo: Sendable {
     public let dtypeCounts: [String: Int]
     /// The official config the shapes match, or unknown.
     public let config: InferredModelConfig
+    /// The architecture a checkpoint written by the trainer records (nil for official checkpoints).
+    public let architecture: SAM2Architecture?
 
     /// Summarises `checkpoint` from its index alone (no tensor data is read).
     public init(_ checkpoint: Checkpoint) {
@@ -22,6 +24,7 @@ public struct CheckpointInfo: Sendable {
         for key in checkpoint.keys { if let e = checkpoint.entry(key) { counts[e.dtype.description, default: 0] += 1 } }
         dtypeCounts = counts
         config = InferredModelConfig.infer(checkpoint)
+        architecture = try? SAM2Architecture.recorded(in: checkpoint)
     }
 
     /// Opens `path` and summarises it.
@@ -33,6 +36,6 @@ public struct CheckpointInfo: Sendable {
          "tensors: \(tensorCount)",
          "parameters: \(parameterCount)",
          "dtypes: " + dtypeCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "),
-         "config: \(config.name)"]
+         "config: \(config.name)"] + (architecture.map { ["architecture (recorded by the trainer): \($0.json)"] } ?? [])
     }
 }
