@@ -145,8 +145,7 @@ public struct ExperimentGrid {
 
     /// The stable per-cell seed (see `ExperimentCell.seed`).
     public static func derivedSeed(_ seed: Int, _ text: String) -> Int {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        let h = SplitMix64.fnv1a(text)
         return Int(SplitMix64.mix(h ^ SplitMix64.mix(UInt64(bitPattern: Int64(seed)))) & 0x7FFF_FFFF)
     }
 

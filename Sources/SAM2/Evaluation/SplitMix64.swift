@@ -43,6 +43,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return range.lowerBound + Int(next() % span)
     }
 
+    /// FNV-1a (64-bit) of a string's UTF-8 bytes: a hash that is the same in every process (Swift's `hashValue`
+    /// is seeded per run), for seeds derived from names.
+    public static func fnv1a(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return h
+    }
+
     /// Standard normal sample (Box–Muller; one of the pair is discarded to keep the state simple).
     @inlinable public mutating func normal() -> Double {
         let u1 = max(nextUnit(), 0x1p-60), u2 = nextUnit()

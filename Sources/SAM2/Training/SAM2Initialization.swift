@@ -34,7 +34,7 @@ public enum SAM2Initialization {
 
     /// The initial value of one state-dict entry; `shapes` gives the sibling weight of a bias.
     public static func initialValue(key: String, shape: [Int], shapes: [String: [Int]], seed: UInt64) -> Tensor {
-        var rng = SplitMix64(seed: SplitMix64.hash(seed, key.hashValueStable))
+        var rng = SplitMix64(seed: SplitMix64.hash(seed, Int(truncatingIfNeeded: SplitMix64.fnv1a(key))))
         let n = shape.reduce(1, *)
         func uniform(_ bound: Double) -> Tensor {
             Tensor(shape: shape, data: (0..<n).map { _ in Float(rng.uniform(-bound...bound)) })
@@ -109,13 +109,4 @@ public enum SAM2Initialization {
 extension ParameterStore {
     /// State-dict entries that are buffers in the official modules (saved, never trained).
     public static func isBuffer(_ key: String) -> Bool { key.hasSuffix("positional_encoding_gaussian_matrix") }
-}
-
-extension String {
-    /// FNV-1a of the UTF-8 bytes: a hash that is the same in every process (Swift's hashValue is seeded per run).
-    var hashValueStable: Int {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return Int(truncatingIfNeeded: h)
-    }
 }

@@ -123,6 +123,9 @@ public final class Trainer {
         return step
     }
 
+    /// The parameter groups, built once: which parameters train is fixed when the trainer is made.
+    private lazy var parameterGroups = groups()
+
     /// Parameter groups (learning-rate scale, weight decay) as the official optimiser config builds them.
     func groups() -> [(scale: Float, decay: Float, parameters: [Variable])] {
         let blocks = model.architecture.hieraStages.reduce(0, +)
@@ -168,7 +171,7 @@ public final class Trainer {
         tape.backward(result.losses.core)
         if options.clipNorm > 0 { _ = Variable.clipGradientNorm(params, maxNorm: options.clipNorm) }
         let lr = schedule.rate(at: step)
-        for g in groups() {
+        for g in parameterGroups {
             optimizer.learningRate = lr * g.scale
             optimizer.weightDecay = g.decay
             optimizer.step(g.parameters)
