@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AdamW weight decay (matrices and kernels only).") var weightDecay: Float = 0.01
     @Option(help: "Global gradient-norm clip (0: off).") var clipNorm: Float = 1
     @Option(help: "Layer-wise learning-rate decay of the Hiera trunk (1: off; the released fine-tuning uses 0.9).") var layerDecay: Float = 1
+    @Option(help: "Learning-rate multipliers by key prefix, e.g. image_encoder=0.1,sam_mask_decoder=2 (longest prefix wins).") var lrScale: String = ""
     @Option(help: "Frames per clip.") var clipLength: Int = 8
     @Option(help: "Objects per clip (max_num_objects).") var maxObjects: Int = 3
     @Option(help: "Largest frame stride inside a clip.") var maxStride: Int = 3
@@ -47,6 +48,7 @@ struct TrainCommand: ParsableCommand {
         var o = TrainingOptions()
         o.steps = steps; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
         o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
+        do { o.learningRateScales = try TrainingOptions.parseLearningRateScales(lrScale) } catch { throw ValidationError("--lr-scale: \(error)") }
         o.clipLength = clipLength; o.maxObjects = maxObjects; o.maxStride = maxStride; o.imageFraction = imageFraction
         o.prompts.numCorrectionPtPerFrame = correctionClicks
         o.freeze = freeze.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -22,6 +22,8 @@ final class CLITrainCommandTests: WorkbenchCLITestCase {
             (["--data", "synthetic:2", "--warmup", "50"], "warmup"),
             (["--data", "synthetic:2", "--freeze", "no_such_module"], "no_such_module"),
             (["--data", "synthetic:2", "--decay", "step"], "decay"),
+            (["--data", "synthetic:2", "--lr-scale", "image_encoder=0"], "--lr-scale"),
+            (["--data", "synthetic:2", "--lr-scale", "no_such_prefix=0.5"], "no_such_prefix"),
         ]
         for (extra, needle) in cases {
             let r = try workbench(["train", "--model", arch, "--steps", "3", "--out", out] + extra)

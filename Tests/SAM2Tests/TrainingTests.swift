@@ -293,4 +293,48 @@ final class TrainingTests: XCTestCase {
         let resumedLog = try String(contentsOfFile: first.logPath, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(resumedLog.count, 5)
     }
+
+    /// `learningRateScales` (longest prefix wins) times the trunk's layer decay: AdamW's first step moves each weight
+    /// by lr × its group's scale (|m̂ / √v̂| = 1), so the largest move per tensor reads the scale back.
+    func testLearningRateScalesSetEachGroupsStep() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lrscale-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var arch = SAM2Architecture.embedded
+        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        var o = TrainingOptions()
+        o.steps = 1; o.clipLength = 2; o.maxObjects = 1; o.warmupSteps = 0; o.weightDecay = 0; o.clipNorm = 0
+        o.prompts.numCorrectionPtPerFrame = 1; o.layerDecay = 0.5; o.validationVideos = 0
+        o.learningRateScales = ["image_encoder": 0.1, "image_encoder.neck": 0.25]
+        let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
+        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+        let before = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable.value) })
+        let trainer = try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
+                                  outputDirectory: root.path)
+        _ = try trainer.trainStep()
+        let lr = trainer.schedule.rate(at: 0)
+        func largestMove(_ key: String) throws -> Float {
+            let now = try model.store.variable(key).value
+            return zip(now.data, before[key]!.data).map { abs($0 - $1) }.max()!
+        }
+        let expected: [(String, Float)] = [
+            ("sam_mask_decoder.conv_s0.weight", 1),                          // no prefix: the base rate
+            ("image_encoder.neck.convs.0.conv.weight", 0.25),                 // the longer prefix wins
+            ("image_encoder.trunk.blocks.3.attn.qkv.weight", 0.1 * 0.5),      // last block: one layer-decay factor
+            ("image_encoder.trunk.blocks.0.attn.qkv.weight", 0.1 * 0.0625),   // first block: 0.5^4
+        ]
+        for (key, scale) in expected {
+            XCTAssertEqual(try largestMove(key), lr * scale, accuracy: lr * scale * 1e-3, key)
+        }
+        var bad = o
+        bad.learningRateScales = ["sam_mask_decoder": 0]
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("lr scale"), "\($0)") }
+        bad.learningRateScales = ["no_such_module": 2]
+        XCTAssertThrowsError(try Trainer(model: model, options: bad, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
+                                         outputDirectory: root.path)) { XCTAssertTrue("\($0)".contains("no_such_module"), "\($0)") }
+        XCTAssertEqual(try TrainingOptions.parseLearningRateScales("image_encoder=0.05, sam_mask_decoder=2"),
+                       ["image_encoder": 0.05, "sam_mask_decoder": 2])
+        for text in ["image_encoder", "image_encoder=x", "=0.5", "image_encoder=-1"] {
+            XCTAssertThrowsError(try TrainingOptions.parseLearningRateScales(text), text)
+        }
+    }
 }

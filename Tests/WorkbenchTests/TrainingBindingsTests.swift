@@ -26,6 +26,8 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'nowhere', steps = 1, out = '\(dir)/a'}", "--data"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 0, out = '\(dir)/a'}", "steps"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', freeze = {'nothing_here'}}", "nothing_here"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', lr_scale = {image_encoder = 0}}", "lr_scale"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', lr_scale = {elsewhere = 0.5}}", "elsewhere"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in

@@ -16,6 +16,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var clipNorm: Float = 1
     /// Layer-wise learning-rate decay of the Hiera trunk: block i gets decay^(L + 1 − (i + 1)) (1: off).
     public var layerDecay: Float = 1
+    /// Learning-rate multipliers by key prefix (the longest matching prefix wins; times the trunk's layer decay).
+    /// The released configs give the vision backbone its own rate (`vision_lr`, 0.6× the base rate).
+    public var learningRateScales: [String: Float] = [:]
     /// Frames per clip and objects per clip.
     public var clipLength = 8
     public var maxObjects = 3
@@ -52,8 +55,26 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if maxStride < 1 { throw bad("max stride", "≥ 1, got \(maxStride)") }
         if !(0...1).contains(imageFraction) { throw bad("image fraction", "0…1, got \(imageFraction)") }
         if !(layerDecay > 0 && layerDecay <= 1) { throw bad("layer decay", "in (0, 1], got \(layerDecay)") }
+        for (prefix, f) in learningRateScales where !(f > 0 && f.isFinite) || prefix.isEmpty {
+            throw bad("lr scale", "PREFIX=FACTOR with a key prefix and a factor > 0 (freeze instead of 0), got '\(prefix)=\(f)'")
+        }
         if checkpointEvery < 1 { throw bad("checkpoint every", "≥ 1, got \(checkpointEvery)") }
         if validateEvery < 0 || validationVideos < 0 { throw bad("validation", "non-negative counts") }
+    }
+}
+
+extension TrainingOptions {
+    /// Parses `PREFIX=FACTOR[,PREFIX=FACTOR…]` (the CLI's `--lr-scale`); throws naming the bad item.
+    public static func parseLearningRateScales(_ text: String) throws -> [String: Float] {
+        var out: [String: Float] = [:]
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let f = Float(parts[1]), f > 0, f.isFinite else {
+                throw TrainingError.badOption(name: "lr scale", expected: "PREFIX=FACTOR items with a factor > 0, e.g. image_encoder=0.1; got '\(item)'")
+            }
+            out[parts[0]] = f
+        }
+        return out
     }
 }
 
@@ -101,6 +122,9 @@ public final class Trainer {
         for prefix in options.freeze where model.store.parameters(matching: [prefix]).isEmpty {
             throw TrainingError.badOption(name: "freeze", expected: "key prefixes of the model (e.g. image_encoder, sam_prompt_encoder, sam_mask_decoder, memory_attention, memory_encoder); '\(prefix)' matches no parameter")
         }
+        for prefix in options.learningRateScales.keys.sorted() where model.store.parameters(matching: [prefix]).isEmpty {
+            throw TrainingError.badOption(name: "lr scale", expected: "key prefixes of the model (e.g. image_encoder, image_encoder.neck, sam_mask_decoder); '\(prefix)' matches no parameter")
+        }
         model.store.setTrainable(false, prefixes: options.freeze)
         guard !model.store.trainable.isEmpty else {
             throw TrainingError.badOption(name: "freeze", expected: "to leave some parameters trainable")
@@ -137,7 +161,10 @@ public final class Trainer {
                 let rest = key.dropFirst("image_encoder.trunk.".count)
                 if rest.hasPrefix("blocks."), let i = Int(rest.dropFirst(7).prefix { $0.isNumber }) { layer = i + 1 } else { layer = 0 }
             }
-            let scale = key.hasPrefix("image_encoder.trunk.") ? Float(pow(Double(options.layerDecay), Double(blocks + 1 - layer))) : 1
+            var scale = key.hasPrefix("image_encoder.trunk.") ? Float(pow(Double(options.layerDecay), Double(blocks + 1 - layer))) : 1
+            if let prefix = options.learningRateScales.keys.filter({ key.hasPrefix($0) }).max(by: { $0.count < $1.count }) {
+                scale *= options.learningRateScales[prefix]!
+            }
             let decay: Float = v.value.rank > 1 && !SAM2Initialization.isEmbedding(key) ? options.weightDecay : 0
             let name = "\(scale)|\(decay)"
             byKey[name, default: []].append(v)

@@ -5,7 +5,7 @@ import SAM2
 /// `on_step(row)` callback (return false to stop after the current step, which is checkpointed).
 enum TrainingBindings {
     static let known = ["model", "data", "steps", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
-                        "layer_decay", "clip_length", "max_objects", "max_stride", "image_fraction", "correction_clicks",
+                        "layer_decay", "lr_scale", "clip_length", "max_objects", "max_stride", "image_fraction", "correction_clicks",
                         "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
                         "synthetic_frames", "resume", "on_step"]
 
@@ -24,6 +24,15 @@ enum TrainingBindings {
         if let v = try o.number("weight_decay") { opts.weightDecay = Float(v) }
         if let v = try o.number("clip_norm") { opts.clipNorm = Float(v) }
         if let v = try o.number("layer_decay") { opts.layerDecay = Float(v) }
+        if let t = try o.table("lr_scale") {
+            for (k, v) in t.fields {
+                var factor: Double? = nil
+                if case let .number(x) = v { factor = x } else if case let .int(i) = v { factor = Double(i) }
+                guard let f = factor, f > 0, f.isFinite else { throw o.error("lr_scale", "\(k): a factor > 0 expected, got \(v)") }
+                opts.learningRateScales[k] = Float(f)
+            }
+            if !t.array.isEmpty { throw o.error("lr_scale", "a table of key prefix = factor, e.g. {image_encoder = 0.1}") }
+        }
         if let v = try o.int("clip_length") { opts.clipLength = v }
         if let v = try o.int("max_objects") { opts.maxObjects = v }
         if let v = try o.int("max_stride") { opts.maxStride = v }
