@@ -1,5 +1,5 @@
 -- Quickstart, the README's main job: make a few synthetic videos with exact masks (objects that pass behind
--- each other and behind bars, leave the frame and come back, a look-alike distractor), track every object from
+-- each other and behind bars, leave the frame and come back), track every object from
 -- its first-frame mask with two memory settings (SAM 2's 7 memories vs 1), print a J&F table and write
 -- overlays of the result.
 --
@@ -20,7 +20,7 @@ print(string.format("model: %s (%s), input %d²", info.name, info.family, info.i
 -- The synthetic distribution the embedded model was trained on (TrainingDataSpec.syntheticConfig), other seeds.
 local data = synth.generate{out = a.out .. "/data", videos = a.videos, frames = a.frames, size = {256, 256},
                             objects = 3, object_size = {0.09, 0.18}, speed = 1.6, occlusion = "both", disappear = true,
-                            distractors = 1, event_period = 20, hidden_frames = 5, pan = 0.5, seed = 2024}
+                            distractors = 0, event_period = 20, hidden_frames = 5, pan = 0.5, seed = 2024}
 print(string.format("data: %d synthetic videos × %d frames in %s", #data.sequences, a.frames, data.root))
 
 -- Track every sequence with each memory setting; masks go to OUT/<setting>/<sequence>/NNNNN.png.
