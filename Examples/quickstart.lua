@@ -18,9 +18,7 @@ local info = model:info()
 print(string.format("model: %s (%s), input %d²", info.name, info.family, info.image_size))
 
 -- The synthetic distribution the embedded model was trained on (TrainingDataSpec.syntheticConfig), other seeds.
-local data = synth.generate{out = a.out .. "/data", videos = a.videos, frames = a.frames, size = {256, 256},
-                            objects = 3, object_size = {0.09, 0.18}, speed = 1.6, occlusion = "both", disappear = true,
-                            distractors = 0, event_period = 20, hidden_frames = 5, pan = 0.5, seed = 2024}
+local data = require("tracking_stats").videos(a.out .. "/data", a.videos, a.frames, 2024)
 print(string.format("data: %d synthetic videos × %d frames in %s", #data.sequences, a.frames, data.root))
 
 -- Track every sequence with each memory setting; masks go to OUT/<setting>/<sequence>/NNNNN.png.

@@ -119,11 +119,10 @@ public final class Trainer {
         self.outputDirectory = outputDirectory
         self.optimizer = AdamW(learningRate: options.learningRate, weightDecay: options.weightDecay)
         model.prompts = options.prompts
-        for prefix in options.freeze where model.store.parameters(matching: [prefix]).isEmpty {
-            throw TrainingError.badOption(name: "freeze", expected: "key prefixes of the model (e.g. image_encoder, sam_prompt_encoder, sam_mask_decoder, memory_attention, memory_encoder); '\(prefix)' matches no parameter")
-        }
-        for prefix in options.learningRateScales.keys.sorted() where model.store.parameters(matching: [prefix]).isEmpty {
-            throw TrainingError.badOption(name: "lr scale", expected: "key prefixes of the model (e.g. image_encoder, image_encoder.neck, sam_mask_decoder); '\(prefix)' matches no parameter")
+        for (option, prefixes) in [("freeze", options.freeze), ("lr scale", options.learningRateScales.keys.sorted())] {
+            for prefix in prefixes where model.store.parameters(matching: [prefix]).isEmpty {
+                throw TrainingError.badOption(name: option, expected: "key prefixes of the model (e.g. image_encoder, image_encoder.neck, sam_prompt_encoder, sam_mask_decoder, memory_attention, memory_encoder); '\(prefix)' matches no parameter")
+            }
         }
         model.store.setTrainable(false, prefixes: options.freeze)
         guard !model.store.trainable.isEmpty else {
