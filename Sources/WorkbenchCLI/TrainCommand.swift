@@ -32,7 +32,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Frames per clip.") var clipLength: Int = 8
     @Option(help: "Objects per clip (max_num_objects).") var maxObjects: Int = 3
     @Option(help: "Largest frame stride inside a clip.") var maxStride: Int = 3
+    @Option(help: "Multiply starting weights by key pattern before the first step, e.g. 'memory_attention.layers.*.cross_attn_image.q_proj.bias=0.3' (* matches any characters).") var scaleParameters: String = ""
     @Option(help: "Fraction of steps on a single frame (image training).") var imageFraction: Double = 0
+    @Option(help: "Fraction of video steps whose clip shows an object leaving and coming back.") var reappearanceFraction: Double = 0
     @Option(help: "Corrective clicks per corrected frame (num_correction_pt_per_frame).") var correctionClicks: Int = 7
     @Option(help: "Comma list of key prefixes to freeze, e.g. image_encoder,sam_prompt_encoder.") var freeze: String = ""
     @Option(help: "Seed of the initial weights, clips and prompts.") var seed: UInt64 = 0
@@ -49,7 +51,9 @@ struct TrainCommand: ParsableCommand {
         o.steps = steps; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
         o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
         do { o.learningRateScales = try TrainingOptions.parseLearningRateScales(lrScale) } catch { throw ValidationError("--lr-scale: \(error)") }
+        do { o.parameterScales = try TrainingOptions.parseParameterScales(scaleParameters) } catch { throw ValidationError("--scale-parameters: \(error)") }
         o.clipLength = clipLength; o.maxObjects = maxObjects; o.maxStride = maxStride; o.imageFraction = imageFraction
+        o.reappearanceFraction = reappearanceFraction
         o.prompts.numCorrectionPtPerFrame = correctionClicks
         o.freeze = freeze.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         o.seed = seed; o.checkpointEvery = checkpointEvery; o.validateEvery = validateEvery

@@ -24,6 +24,9 @@ final class CLITrainCommandTests: WorkbenchCLITestCase {
             (["--data", "synthetic:2", "--decay", "step"], "decay"),
             (["--data", "synthetic:2", "--lr-scale", "image_encoder=0"], "--lr-scale"),
             (["--data", "synthetic:2", "--lr-scale", "no_such_prefix=0.5"], "no_such_prefix"),
+            (["--data", "synthetic:2", "--scale-parameters", "memory_attention.*.q_proj.bias"], "--scale-parameters"),
+            (["--data", "synthetic:2", "--scale-parameters", "nowhere.*=0.5"], "nowhere.*"),
+            (["--data", "synthetic:2", "--reappearance-fraction", "1.5"], "reappearance fraction"),
         ]
         for (extra, needle) in cases {
             let r = try workbench(["train", "--model", arch, "--steps", "3", "--out", out] + extra)

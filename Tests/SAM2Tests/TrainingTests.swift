@@ -163,6 +163,37 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Set(steps).count, 1); XCTAssertTrue((1...3).contains(steps[0]))
     }
 
+    /// `requireReappearance` keeps only clips where a kept object is visible, then gone, then visible again; the
+    /// uniform draw gives such clips rarely enough that the option changes what the model sees.
+    func testReappearanceClips() throws {
+        XCTAssertTrue(TrainingClipSampler.reappears([true, false, false, true]))
+        XCTAssertTrue(TrainingClipSampler.reappears([true, false, true, false, false, false, true]))
+        XCTAssertFalse(TrainingClipSampler.reappears([true, true, false, true, false]))
+        XCTAssertFalse(TrainingClipSampler.reappears([true, true, false, false]))
+        XCTAssertFalse(TrainingClipSampler.reappears([false, false, true, true]))
+        XCTAssertFalse(TrainingClipSampler.reappears([true, true, true]))
+        let videos = try TrainingDataSpec.synthetic(count: 6, seed: 3).videos(imageSize: 128, syntheticFrames: 48)
+        var sampler = try TrainingClipSampler(videos: videos, imageSize: 128)
+        sampler.maxStride = 4; sampler.maxObjects = 1
+        func returning(_ c: TrainingClip) -> Bool {
+            let plane = 128 * 128
+            return (0..<c.objects).contains { o in
+                TrainingClipSampler.reappears(c.masks.map { $0.data[(o * plane)..<((o + 1) * plane)].contains(1) })
+            }
+        }
+        var rng = SplitMix64(seed: 5)
+        var uniform = 0, drawn = 0
+        while drawn < 40 { if let c = try sampler.sample(&rng) { drawn += 1; if returning(c) { uniform += 1 } } }
+        var required = 0
+        while required < 10 {
+            guard let c = try sampler.sample(&rng, requireReappearance: true) else { continue }
+            XCTAssertEqual(c.objects, 1)
+            XCTAssertTrue(returning(c), "clip \(c.video) \(c.frameIndices) has no object that leaves and returns")
+            required += 1
+        }
+        XCTAssertLessThan(uniform, 20, "uniform clips with a return: \(uniform) of 40")
+    }
+
     /// The clip forward of training equals the inference tracker's `track_step` on the same weights: first-frame masks
     /// for two objects (batched in training, one at a time in inference), then tracking (memory attention over the
     /// memories and object pointers, multimask choice, memory encoding of each prediction). The video predictor itself
@@ -336,5 +367,55 @@ final class TrainingTests: XCTestCase {
         for text in ["image_encoder", "image_encoder=x", "=0.5", "image_encoder=-1"] {
             XCTAssertThrowsError(try TrainingOptions.parseLearningRateScales(text), text)
         }
+    }
+
+    /// `parameterScales` multiplies the matching starting weights once (patterns with `*`), leaves the rest alone, and
+    /// names a pattern that matches nothing.
+    func testParameterScalesMultiplyMatchingWeights() throws {
+        XCTAssertTrue(TrainingOptions.key("memory_attention.layers.1.cross_attn_image.q_proj.bias",
+                                          matches: "memory_attention.layers.*.cross_attn_image.q_proj.bias"))
+        XCTAssertFalse(TrainingOptions.key("memory_attention.layers.1.cross_attn_image.v_proj.bias",
+                                           matches: "memory_attention.layers.*.cross_attn_image.q_proj.bias"))
+        XCTAssertTrue(TrainingOptions.key("a.b.c", matches: "a.*"))
+        XCTAssertTrue(TrainingOptions.key("a.b.c", matches: "*.c"))
+        XCTAssertTrue(TrainingOptions.key("a.b.c", matches: "a*b*c"))
+        XCTAssertFalse(TrainingOptions.key("a.c", matches: "a*b*c"))
+        XCTAssertFalse(TrainingOptions.key("ab", matches: "ab*b"))
+        XCTAssertTrue(TrainingOptions.key("a.b", matches: "a.b"))
+        XCTAssertFalse(TrainingOptions.key("a.bc", matches: "a.b"))
+        XCTAssertEqual(try TrainingOptions.parseParameterScales("memory_attention.layers.*.cross_attn_image.q_proj.bias=0.3, no_mem_embed=0"),
+                       ["memory_attention.layers.*.cross_attn_image.q_proj.bias": 0.3, "no_mem_embed": 0])
+        for text in ["x", "x=nan", "=1", "x=inf"] { XCTAssertThrowsError(try TrainingOptions.parseParameterScales(text), text) }
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pscale-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var arch = SAM2Architecture.embedded
+        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 2
+        var o = TrainingOptions()
+        o.steps = 1; o.warmupSteps = 0; o.validationVideos = 0
+        o.parameterScales = ["memory_attention.layers.*.cross_attn_image.q_proj.bias": 0.3, "no_obj_ptr": -2]
+        let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
+        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+        let before = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable.value) })
+        _ = try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256), outputDirectory: root.path)
+        var scaled: [String] = []
+        for (key, v) in model.store.parameters() {
+            let old = before[key]!.data, new = v.value.data
+            let factor: Float? = key.hasSuffix("cross_attn_image.q_proj.bias") ? 0.3 : key == "no_obj_ptr" ? -2 : nil
+            if let factor {
+                scaled.append(key)
+                XCTAssertTrue(old.contains { $0 != 0 }, key)
+                for (a, b) in zip(old, new) { XCTAssertEqual(b, a * factor, key) }
+            } else {
+                XCTAssertEqual(old, new, key)
+            }
+        }
+        XCTAssertEqual(scaled.sorted(), ["memory_attention.layers.0.cross_attn_image.q_proj.bias",
+                                         "memory_attention.layers.1.cross_attn_image.q_proj.bias", "no_obj_ptr"])
+        o.parameterScales = ["memory_attention.*.nothing": 0.5]
+        XCTAssertThrowsError(try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
+                                         outputDirectory: root.path)) { XCTAssertTrue("\($0)".contains("memory_attention.*.nothing"), "\($0)") }
+        o.parameterScales = ["no_obj_ptr": .nan]
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("scale parameters"), "\($0)") }
     }
 }

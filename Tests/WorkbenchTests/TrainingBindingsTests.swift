@@ -28,6 +28,9 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', freeze = {'nothing_here'}}", "nothing_here"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', lr_scale = {image_encoder = 0}}", "lr_scale"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', lr_scale = {elsewhere = 0.5}}", "elsewhere"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', scale_parameters = {['x.*'] = 0.5}}", "x.*"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', scale_parameters = {no_obj_ptr = 'big'}}", "scale_parameters"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', reappearance_fraction = 2}", "reappearance fraction"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in

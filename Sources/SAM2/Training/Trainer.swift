@@ -19,6 +19,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Learning-rate multipliers by key prefix (the longest matching prefix wins; times the trunk's layer decay).
     /// The released configs give the vision backbone its own rate (`vision_lr`, 0.6× the base rate).
     public var learningRateScales: [String: Float] = [:]
+    /// Factors applied once to the starting weights before the first step, by key pattern (`*` matches any run of
+    /// characters; every matching pattern multiplies), e.g. to weaken the memory attention's locality prior for a
+    /// second stage. A resumed run loads the already scaled weights from its checkpoint instead.
+    public var parameterScales: [String: Float] = [:]
     /// Frames per clip and objects per clip.
     public var clipLength = 8
     public var maxObjects = 3
@@ -26,6 +30,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var maxStride = 3
     /// Fraction of steps that train on a single frame as an image (SAM 2 trains on images and videos jointly).
     public var imageFraction = 0.0
+    /// Fraction of video steps whose clip must show an object leaving and coming back (the held-out videos' hard
+    /// case: re-detection from older memories after frames of absence). 0 draws clips uniformly.
+    public var reappearanceFraction = 0.0
     /// Keys prefixes left frozen (e.g. "image_encoder", "sam_prompt_encoder").
     public var freeze: [String] = []
     /// Seed of initial weights (from scratch), clip sampling and prompts.
@@ -54,9 +61,13 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if maxObjects < 1 { throw bad("max objects", "≥ 1, got \(maxObjects)") }
         if maxStride < 1 { throw bad("max stride", "≥ 1, got \(maxStride)") }
         if !(0...1).contains(imageFraction) { throw bad("image fraction", "0…1, got \(imageFraction)") }
+        if !(0...1).contains(reappearanceFraction) { throw bad("reappearance fraction", "0…1, got \(reappearanceFraction)") }
         if !(layerDecay > 0 && layerDecay <= 1) { throw bad("layer decay", "in (0, 1], got \(layerDecay)") }
         for (prefix, f) in learningRateScales where !(f > 0 && f.isFinite) || prefix.isEmpty {
             throw bad("lr scale", "PREFIX=FACTOR with a key prefix and a factor > 0 (freeze instead of 0), got '\(prefix)=\(f)'")
+        }
+        for (pattern, f) in parameterScales where !f.isFinite || pattern.isEmpty {
+            throw bad("scale parameters", "PATTERN=FACTOR with a key pattern and a finite factor, got '\(pattern)=\(f)'")
         }
         if checkpointEvery < 1 { throw bad("checkpoint every", "≥ 1, got \(checkpointEvery)") }
         if validateEvery < 0 || validationVideos < 0 { throw bad("validation", "non-negative counts") }
@@ -66,15 +77,41 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
 extension TrainingOptions {
     /// Parses `PREFIX=FACTOR[,PREFIX=FACTOR…]` (the CLI's `--lr-scale`); throws naming the bad item.
     public static func parseLearningRateScales(_ text: String) throws -> [String: Float] {
+        try parseKeyFactors(text, option: "lr scale", positive: true)
+    }
+
+    /// Parses `PATTERN=FACTOR[,PATTERN=FACTOR…]` (the CLI's `--scale-parameters`); throws naming the bad item.
+    public static func parseParameterScales(_ text: String) throws -> [String: Float] {
+        try parseKeyFactors(text, option: "scale parameters", positive: false)
+    }
+
+    /// `KEY=FACTOR` items separated by commas; factors finite, and > 0 when `positive`.
+    static func parseKeyFactors(_ text: String, option: String, positive: Bool) throws -> [String: Float] {
         var out: [String: Float] = [:]
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let f = Float(parts[1]), f > 0, f.isFinite else {
-                throw TrainingError.badOption(name: "lr scale", expected: "PREFIX=FACTOR items with a factor > 0, e.g. image_encoder=0.1; got '\(item)'")
+            guard parts.count == 2, !parts[0].isEmpty, let f = Float(parts[1]), f.isFinite, !positive || f > 0 else {
+                let example = positive ? "PREFIX=FACTOR items with a factor > 0, e.g. image_encoder=0.1"
+                                       : "PATTERN=FACTOR items with a finite factor, e.g. memory_attention.layers.*.cross_attn_image.q_proj.bias=0.3"
+                throw TrainingError.badOption(name: option, expected: "\(example); got '\(item)'")
             }
             out[parts[0]] = f
         }
         return out
+    }
+
+    /// Whether a state-dict key matches a pattern in which `*` stands for any run of characters (none included).
+    public static func key(_ key: String, matches pattern: String) -> Bool {
+        let pieces = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard pieces.count > 1 else { return key == pattern }
+        guard key.hasPrefix(pieces[0]), key.dropFirst(pieces[0].count).hasSuffix(pieces[pieces.count - 1]),
+              key.count >= pieces[0].count + pieces[pieces.count - 1].count else { return false }
+        var rest = Substring(key.dropFirst(pieces[0].count).dropLast(pieces[pieces.count - 1].count))
+        for middle in pieces.dropFirst().dropLast() where !middle.isEmpty {
+            guard let r = rest.range(of: middle) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
     }
 }
 
@@ -125,6 +162,13 @@ public final class Trainer {
             }
         }
         model.store.setTrainable(false, prefixes: options.freeze)
+        for (pattern, factor) in options.parameterScales.sorted(by: { $0.key < $1.key }) {
+            let hits = model.store.parameters().filter { TrainingOptions.key($0.key, matches: pattern) }
+            guard !hits.isEmpty else {
+                throw TrainingError.badOption(name: "scale parameters", expected: "key patterns of the model (`*` for any characters, e.g. memory_attention.layers.*.cross_attn_image.q_proj.bias); '\(pattern)' matches no parameter")
+            }
+            for h in hits { h.variable.value = h.variable.value * factor }
+        }
         guard !model.store.trainable.isEmpty else {
             throw TrainingError.badOption(name: "freeze", expected: "to leave some parameters trainable")
         }
@@ -186,6 +230,9 @@ public final class Trainer {
         var clip: TrainingClip? = nil
         var sampler = self.sampler
         if imageStep { sampler.length = 1 }
+        // No extra draw when the option is off, so earlier runs' commands still give the same clips.
+        let reappearance = !imageStep && options.reappearanceFraction > 0 && rng.nextUnit() < options.reappearanceFraction
+        if reappearance { for _ in 0..<200 where clip == nil { clip = try sampler.sample(&rng, requireReappearance: true) } }
         for _ in 0..<100 where clip == nil { clip = try sampler.sample(&rng) }
         guard let clip else { throw TrainingError.noUsableVideo(source: "training data", reason: "100 draws gave no clip with a visible object") }
         let plan = ClipPromptPlan.draw(numFrames: clip.length, settings: model.prompts, rng: &rng)

@@ -112,8 +112,9 @@ public struct TrainingClipSampler {
         self.videos = videos; self.imageSize = imageSize
     }
 
-    /// A clip, or nil when the drawn video has no object on the drawn start frame (the caller draws again).
-    public func sample(_ rng: inout SplitMix64) throws -> TrainingClip? {
+    /// A clip, or nil when the drawn video has no object on the drawn start frame (the caller draws again) or, with
+    /// `requireReappearance`, when none of its objects leaves the view and comes back within the clip.
+    public func sample(_ rng: inout SplitMix64, requireReappearance: Bool = false) throws -> TrainingClip? {
         let video = videos[rng.int(0...(videos.count - 1))]
         let n = video.frames.frameCount
         let step = min(rng.int(1...maxStride), max(1, (n - 1) / max(1, length - 1)))
@@ -124,17 +125,41 @@ public struct TrainingClipSampler {
         guard let first = try video.groundTruth(indices[0]) else { return nil }
         var ids = first.filter { !$0.value.isEmpty }.map(\.key).sorted()
         guard !ids.isEmpty else { return nil }
+        // Ground truth read once per frame (a synthetic video renders a frame to answer).
+        var truth = [first]
+        for i in indices.dropFirst() { truth.append(try video.groundTruth(i) ?? [:]) }
         for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, rng.int(0...i)) }   // Fisher–Yates
+        if requireReappearance {
+            let back = ids.filter { id in Self.reappears(truth.map { !($0[id]?.isEmpty ?? true) }) }
+            guard let kept = back.first else { return nil }
+            // The returning object is among the kept ones.
+            if !ids.prefix(maxObjects).contains(kept) { ids[maxObjects - 1] = kept }
+        }
         ids = Array(ids.prefix(maxObjects)).sorted()
         var frames: [Tensor] = [], masks: [Tensor] = []
-        for i in indices {
+        for (i, gt) in zip(indices, truth) {
             frames.append(VideoFramePreprocessing.tensor(try video.frames.frame(i), imageSize: imageSize))
-            let gt = try video.groundTruth(i) ?? [:]
             masks.append(Tensor.concat(ids.map { id in
                 Self.resized(gt[id], size: imageSize).reshaped([1, imageSize, imageSize])
             }, axis: 0))
         }
         return TrainingClip(frames: Tensor.concat(frames, axis: 0), masks: masks, objectIDs: ids, video: video.name, frameIndices: indices)
+    }
+
+    /// Whether a visibility sequence shows the object, then not for at least two frames in a row, then again (an
+    /// exit or a long occlusion and a return; a one-frame gap is a flicker that local tracking bridges).
+    public static func reappears(_ visible: [Bool]) -> Bool {
+        var seen = false, gap = 0, longGap = false
+        for v in visible {
+            if v {
+                if longGap { return true }
+                seen = true; gap = 0
+            } else if seen {
+                gap += 1
+                if gap >= 2 { longGap = true }
+            }
+        }
+        return false
     }
 
     /// A mask as 0/1 at S×S (nearest neighbour when the video is not S×S; empty when the object is absent).

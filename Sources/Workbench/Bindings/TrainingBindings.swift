@@ -5,8 +5,8 @@ import SAM2
 /// `on_step(row)` callback (return false to stop after the current step, which is checkpointed).
 enum TrainingBindings {
     static let known = ["model", "data", "steps", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
-                        "layer_decay", "lr_scale", "clip_length", "max_objects", "max_stride", "image_fraction", "correction_clicks",
-                        "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
+                        "layer_decay", "lr_scale", "scale_parameters", "clip_length", "max_objects", "max_stride", "image_fraction",
+                        "reappearance_fraction", "correction_clicks", "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
                         "synthetic_frames", "resume", "on_step"]
 
     static func train(_ call: LuaCall) throws -> [LuaValue] {
@@ -33,10 +33,20 @@ enum TrainingBindings {
             }
             if !t.array.isEmpty { throw o.error("lr_scale", "a table of key prefix = factor, e.g. {image_encoder = 0.1}") }
         }
+        if let t = try o.table("scale_parameters") {
+            for (k, v) in t.fields {
+                var factor: Double? = nil
+                if case let .number(x) = v { factor = x } else if case let .int(i) = v { factor = Double(i) }
+                guard let f = factor, f.isFinite else { throw o.error("scale_parameters", "\(k): a finite factor expected, got \(v)") }
+                opts.parameterScales[k] = Float(f)
+            }
+            if !t.array.isEmpty { throw o.error("scale_parameters", "a table of key pattern = factor, e.g. {[\"memory_attention.layers.*.cross_attn_image.q_proj.bias\"] = 0.3}") }
+        }
         if let v = try o.int("clip_length") { opts.clipLength = v }
         if let v = try o.int("max_objects") { opts.maxObjects = v }
         if let v = try o.int("max_stride") { opts.maxStride = v }
         if let v = try o.number("image_fraction") { opts.imageFraction = v }
+        if let v = try o.number("reappearance_fraction") { opts.reappearanceFraction = v }
         if let v = try o.int("correction_clicks") {
             guard v >= 0 else { throw o.error("correction_clicks", "≥ 0 expected, got \(v)") }
             opts.prompts.numCorrectionPtPerFrame = v
