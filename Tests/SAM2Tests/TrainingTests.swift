@@ -315,6 +315,12 @@ final class TrainingTests: XCTestCase {
         first.onStep = { row in row.step < 2 }
         try first.run()
         XCTAssertEqual(first.step, 2)
+        // Another run's options (here more steps: another schedule) must not silently continue this checkpoint.
+        let other = try trainer(dir, steps: 6)
+        XCTAssertThrowsError(try other.resumeIfPossible()) { e in
+            XCTAssertTrue("\(e)".contains("steps 4 there vs 6 here") && "\(e)".contains("--no-resume"), "\(e)")
+        }
+        o.checkpointEvery = 1                                // how often to checkpoint may change on resume
         first = try trainer(dir, steps: 4)
         XCTAssertEqual(try first.resumeIfPossible(), 2)
         try first.run()

@@ -185,6 +185,7 @@ public final class Trainer {
     @discardableResult
     public func resumeIfPossible() throws -> Int {
         guard FileManager.default.fileExists(atPath: checkpointPath) else { return 0 }
+        try checkResumable(recorded: SafeTensors.read(checkpointPath).metadata[Self.optionsKey])
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
         step = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer)
         return step
@@ -281,11 +282,42 @@ public final class Trainer {
         try validate()
     }
 
-    /// Writes the resumable checkpoint (all parameters, optimiser state, step, architecture).
+    /// Metadata key of the options a training checkpoint was written with.
+    public static let optionsKey = "sam2_workbench_training_options"
+
+    /// The options as sorted-key JSON, without the ones a resumed run may change (how often it checkpoints and validates).
+    static func resumeRelevantOptions(_ options: TrainingOptions) -> [String: String] {
+        var o = options
+        o.checkpointEvery = 1; o.validateEvery = 0; o.validationVideos = 0; o.validationFrames = 0
+        guard let data = try? JSONEncoder().encode(o),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return object.mapValues { value in
+            (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]))
+                .flatMap { String(data: $0, encoding: .utf8) } ?? "\(value)"
+        }
+    }
+
+    /// Throws when the checkpoint was written with other options than this run's (a resumed run would silently
+    /// continue the other run); checkpoints from before options were recorded resume unchecked.
+    func checkResumable(recorded: String?) throws {
+        guard let recorded, let data = recorded.data(using: .utf8) else { return }
+        guard let theirs = try? JSONDecoder().decode(TrainingOptions.self, from: data) else {
+            throw CheckpointError.badHeader(path: checkpointPath, reason: "metadata \"\(Self.optionsKey)\" is not a TrainingOptions JSON object")
+        }
+        let a = Self.resumeRelevantOptions(theirs), b = Self.resumeRelevantOptions(options)
+        let differing = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }
+        guard !differing.isEmpty else { return }
+        let list = differing.map { "\($0) \(a[$0] ?? "unset") there vs \(b[$0] ?? "unset") here" }.joined(separator: "; ")
+        throw TrainingError.badOption(name: "resume from \(checkpointPath)",
+                                      expected: "the options the checkpoint was written with (\(list)); start over with --no-resume (Lua: resume = false) or write to another --out")
+    }
+
+    /// Writes the resumable checkpoint (all parameters, optimiser state, step, architecture, options).
     public func saveCheckpoint() throws {
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
-        try TrainingCheckpoint.save(to: checkpointPath, parameters: all, optimizer: optimizer, step: step,
-                                    metadata: [SAM2Architecture.metadataKey: model.architecture.json])
+        var meta = [SAM2Architecture.metadataKey: model.architecture.json]
+        if let data = try? JSONEncoder().encode(options), let json = String(data: data, encoding: .utf8) { meta[Self.optionsKey] = json }
+        try TrainingCheckpoint.save(to: checkpointPath, parameters: all, optimizer: optimizer, step: step, metadata: meta)
     }
 
     /// Writes the current weights as a model checkpoint (state dict + architecture) that `SAM2VideoModel` loads.
