@@ -68,6 +68,10 @@ final class CLITrainCommandTests: WorkbenchCLITestCase {
         XCTAssertTrue(second.stdout.contains("resuming at step 3"), second.stdout)
         let log2 = try String(contentsOfFile: out + "/train_log.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(log2.count, 6)
-        XCTAssertTrue(log2[4].hasPrefix("4,"))
+        XCTAssertTrue(log2.count > 4 && log2[4].hasPrefix("4,"), "\(log2)")
+        // Another run's options (a different seed) are refused, naming the option, instead of continuing this run.
+        let other = try workbench(common + ["--steps", "5", "--seed", "9"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains("seed") && other.stderr.contains("--no-resume"), other.stderr)
     }
 }

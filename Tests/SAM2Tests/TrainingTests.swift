@@ -315,10 +315,12 @@ final class TrainingTests: XCTestCase {
         first.onStep = { row in row.step < 2 }
         try first.run()
         XCTAssertEqual(first.step, 2)
-        // Another run's options (here more steps: another schedule) must not silently continue this checkpoint.
-        let other = try trainer(dir, steps: 6)
+        // Another run's options (here another seed) must not silently continue this checkpoint.
+        o.seed = 99
+        let other = try trainer(dir, steps: 4)
+        o.seed = 0
         XCTAssertThrowsError(try other.resumeIfPossible()) { e in
-            XCTAssertTrue("\(e)".contains("steps 4 there vs 6 here") && "\(e)".contains("--no-resume"), "\(e)")
+            XCTAssertTrue("\(e)".contains("seed 0 there vs 99 here") && "\(e)".contains("--no-resume"), "\(e)")
         }
         o.checkpointEvery = 1                                // how often to checkpoint may change on resume
         first = try trainer(dir, steps: 4)

@@ -285,10 +285,12 @@ public final class Trainer {
     /// Metadata key of the options a training checkpoint was written with.
     public static let optionsKey = "sam2_workbench_training_options"
 
-    /// The options as sorted-key JSON, without the ones a resumed run may change (how often it checkpoints and validates).
+    /// The options as sorted-key JSON, without the ones a resumed run may change: how often it checkpoints and
+    /// validates, and its length (`steps`, `warmupSteps`: extending a run recomputes the schedule from the new length).
     static func resumeRelevantOptions(_ options: TrainingOptions) -> [String: String] {
         var o = options
         o.checkpointEvery = 1; o.validateEvery = 0; o.validationVideos = 0; o.validationFrames = 0
+        o.steps = 1; o.warmupSteps = 0
         guard let data = try? JSONEncoder().encode(o),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         return object.mapValues { value in
@@ -309,7 +311,7 @@ public final class Trainer {
         guard !differing.isEmpty else { return }
         let list = differing.map { "\($0) \(a[$0] ?? "unset") there vs \(b[$0] ?? "unset") here" }.joined(separator: "; ")
         throw TrainingError.badOption(name: "resume from \(checkpointPath)",
-                                      expected: "the options the checkpoint was written with (\(list)); start over with --no-resume (Lua: resume = false) or write to another --out")
+                                      expected: "the options the checkpoint was written with (\(list)); start over with --no-resume (Lua: resume = false) or write to another --out; steps and warm-up may change to extend a run")
     }
 
     /// Writes the resumable checkpoint (all parameters, optimiser state, step, architecture, options).
