@@ -185,7 +185,7 @@ public final class Trainer {
     @discardableResult
     public func resumeIfPossible() throws -> Int {
         guard FileManager.default.fileExists(atPath: checkpointPath) else { return 0 }
-        try checkResumable(recorded: SafeTensors.read(checkpointPath).metadata[Self.optionsKey])
+        try checkResumable(recorded: Checkpoint.open(checkpointPath).metadata[Self.optionsKey])   // header only
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
         step = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer)
         return step

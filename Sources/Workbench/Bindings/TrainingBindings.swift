@@ -24,24 +24,9 @@ enum TrainingBindings {
         if let v = try o.number("weight_decay") { opts.weightDecay = Float(v) }
         if let v = try o.number("clip_norm") { opts.clipNorm = Float(v) }
         if let v = try o.number("layer_decay") { opts.layerDecay = Float(v) }
-        if let t = try o.table("lr_scale") {
-            for (k, v) in t.fields {
-                var factor: Double? = nil
-                if case let .number(x) = v { factor = x } else if case let .int(i) = v { factor = Double(i) }
-                guard let f = factor, f > 0, f.isFinite else { throw o.error("lr_scale", "\(k): a factor > 0 expected, got \(v)") }
-                opts.learningRateScales[k] = Float(f)
-            }
-            if !t.array.isEmpty { throw o.error("lr_scale", "a table of key prefix = factor, e.g. {image_encoder = 0.1}") }
-        }
-        if let t = try o.table("scale_parameters") {
-            for (k, v) in t.fields {
-                var factor: Double? = nil
-                if case let .number(x) = v { factor = x } else if case let .int(i) = v { factor = Double(i) }
-                guard let f = factor, f.isFinite else { throw o.error("scale_parameters", "\(k): a finite factor expected, got \(v)") }
-                opts.parameterScales[k] = Float(f)
-            }
-            if !t.array.isEmpty { throw o.error("scale_parameters", "a table of key pattern = factor, e.g. {[\"memory_attention.layers.*.cross_attn_image.q_proj.bias\"] = 0.3}") }
-        }
+        if let f = try factors(o, "lr_scale", positive: true, example: "{image_encoder = 0.1}") { opts.learningRateScales = f }
+        if let f = try factors(o, "scale_parameters", positive: false,
+                               example: "{[\"memory_attention.layers.*.cross_attn_image.q_proj.bias\"] = 0.3}") { opts.parameterScales = f }
         if let v = try o.int("clip_length") { opts.clipLength = v }
         if let v = try o.int("max_objects") { opts.maxObjects = v }
         if let v = try o.int("max_stride") { opts.maxStride = v }
@@ -104,5 +89,21 @@ enum TrainingBindings {
         return [.record([("model", .string(trainer.modelPath)), ("checkpoint", .string(trainer.checkpointPath)),
                          ("log", .string(trainer.logPath)), ("loss_curve", .string(curve)), ("steps", .int(trainer.step)),
                          ("validation", .array(validation))])]
+    }
+
+    /// A `{key = factor, …}` option (`lr_scale`, `scale_parameters`): finite numbers, > 0 when `positive`.
+    private static func factors(_ o: LuaOptions, _ name: String, positive: Bool, example: String) throws -> [String: Float]? {
+        guard let t = try o.table(name) else { return nil }
+        var out: [String: Float] = [:]
+        for (k, v) in t.fields {
+            var factor: Double? = nil
+            if case let .number(x) = v { factor = x } else if case let .int(i) = v { factor = Double(i) }
+            guard let f = factor, f.isFinite, !positive || f > 0 else {
+                throw o.error(name, "\(k): a \(positive ? "factor > 0" : "finite factor") expected, got \(v)")
+            }
+            out[k] = Float(f)
+        }
+        if !t.array.isEmpty { throw o.error(name, "a table of key = factor, e.g. \(example)") }
+        return out
     }
 }
