@@ -1,6 +1,7 @@
--- A custom memory policy written in Lua, compared with SAM 2's official one: a SAMURAI-like score-gated memory
+-- Custom memory policies written in Lua, compared with SAM 2's official one: a SAMURAI-like score-gated memory
 -- (a tracked frame enters the memory only when the model is confident the object is visible, so occluded frames
--- never pollute it) and a sparse "every other frame" memory.
+-- never pollute it) — the same rule as the built-in `score_gated`, so the two rows must agree — and a sparse
+-- "every other frame" memory.
 --
 --   workbench run Scripts/custom_memory_policy.lua [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]] [--videos N] [--frames N]
 --
@@ -27,7 +28,7 @@ local function recent(q, n, keep)
 end
 
 -- Conditioning frames at slot 0, then the chosen recent frames, the nearest at the highest slot; pointers of the
--- past conditioning frames and of up to `max_ptrs` chosen frames (temporal distance as position).
+-- past conditioning frames and of the chosen frames less than `max_ptrs` frames away (temporal distance as position).
 local function selection(q, frames, max_ptrs)
   local memories, pointers = {}, {}
   for _, c in ipairs(q.cond) do memories[#memories + 1] = {c, 0} end
@@ -40,7 +41,10 @@ local function selection(q, frames, max_ptrs)
         pointers[#pointers + 1] = {c, (q.frame - c) * sign}
       end
     end
-    for i = 1, math.min(#frames, max_ptrs - 1) do pointers[#pointers + 1] = {frames[i], math.abs(q.frame - frames[i])} end
+    local window = math.min(q.num_frames, max_ptrs)
+    for _, f in ipairs(frames) do
+      if math.abs(q.frame - f) < window then pointers[#pointers + 1] = {f, math.abs(q.frame - f)} end
+    end
   end
   return {memories = memories, pointers = pointers}
 end
@@ -50,7 +54,7 @@ local function retained(q, keep, n)
   return recent({stored = q.stored, frame = q.reverse and q.frame - 1 or q.frame + 1, reverse = q.reverse}, n, keep)
 end
 
-sam2.register("memory", "score_gated", {
+sam2.register("memory", "lua_score_gated", {
   summary = "SAMURAI-like: only frames whose object score exceeds a threshold enter the memory",
   options = {num_maskmem = 7, threshold = 0.0, max_obj_ptrs = 16},
   select = function(q)
@@ -75,6 +79,6 @@ sam2.register("memory", "every_other", {
   end,
 })
 
-ablation.run(a, "memory policy", {memory = {"official", "score_gated", "every_other"}}, function(v)
+ablation.run(a, "memory policy", {memory = {"official", "score_gated", "lua_score_gated", "every_other"}}, function(v)
   return {memory = v.memory}
 end)

@@ -7,7 +7,7 @@
 #   bash Scripts/evaluate_embedded_model.sh [MODEL] [OUT_DIR] [VIDEOS] [FRAMES] [SEED]
 #
 # The card's numbers use the default seed 4242; choose training settings on another seed (a development set) so the
-# held-out set stays held out.
+# held-out set stays held out. MEMORY=name picks another registered memory policy (default: official).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 model="${1:-$root/Models/embedded/model.safetensors}"
@@ -16,6 +16,7 @@ videos="${3:-10}"
 frames="${4:-60}"
 seed="${5:-4242}"
 wb="${WORKBENCH:-$root/.build/release/workbench}"
+memory="${MEMORY:-official}"
 [ -x "$wb" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
 # The training distribution (TrainingDataSpec.syntheticConfig at 256²); base seed 4242, training used 0.
@@ -23,7 +24,7 @@ rm -rf "$out" && mkdir -p "$out"
   --speed 1.6 --occlusion both --disappear --event-period 20 --hidden-frames 5 --pan 0.5 --seed "$seed" >/dev/null 2>"$out/synth.log"
 for k in 7 1; do
   "$wb" vos --checkpoint "$model" --base-video-dir "$out/data/JPEGImages/480p" --input-mask-dir "$out/data/Annotations/480p" \
-    --output-mask-dir "$out/pred_$k" --track-object-appearing-later --memory-option "num_maskmem=$k" >/dev/null 2>"$out/vos_$k.log"
+    --output-mask-dir "$out/pred_$k" --track-object-appearing-later --memory "$memory" --memory-option "num_maskmem=$k" >/dev/null 2>"$out/vos_$k.log"
   "$wb" eval --gt "$out/data/Annotations/480p" --pred "$out/pred_$k" --json "$out/jf_$k.json" --csv "$out/jf_$k.csv" \
     2>/dev/null > "$out/eval_$k.txt"
   # The line under the "J&F-Mean J-Mean …" header holds the global numbers.

@@ -194,6 +194,7 @@ public final class Registry: @unchecked Sendable {
     private func registerBuiltins() {
         // Errors here would be programmer errors (duplicate built-in names).
         try! register(OfficialMemoryPolicy.descriptor) { try OfficialMemoryPolicy(options: $0) }
+        try! register(ScoreGatedMemoryPolicy.descriptor) { try ScoreGatedMemoryPolicy(options: $0) }
         try! PromptSchedules.register(in: self)
         try! registerImageEncoder(ComponentDescriptor(
             kind: .imageEncoder, name: "hiera",

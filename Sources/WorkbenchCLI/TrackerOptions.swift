@@ -5,7 +5,7 @@ import SAM2
 /// The options of the commands that track through a video (`track`, `vos`): which registered memory policy
 /// picks the memories, with its options, and how the video model is built from the image model.
 struct TrackerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Registered memory policy (built in: official; an unknown name lists the registered ones).", valueName: "name"))
+    @Option(help: ArgumentHelp("Registered memory policy (built in: official, score_gated; an unknown name lists the registered ones).", valueName: "name"))
     var memory: String = "official"
 
     @Option(name: .customLong("memory-option"), parsing: .unconditionalSingleValue,

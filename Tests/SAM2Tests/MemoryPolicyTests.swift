@@ -115,6 +115,67 @@ final class MemoryPolicyTests: XCTestCase {
         XCTAssertThrowsError(try Registry.shared.makeMemoryPolicy("fifo2")) { XCTAssertTrue("\($0)".contains("official"), "\($0)") }
     }
 
+    /// A bank whose non-conditioning frames carry the given object-score logits (conditioning frames score 1).
+    func scoredBank(cond: [Int], scores: [Int: Float]) -> MemoryBank {
+        var b = bank(cond: cond, nonCond: [])
+        for (f, s) in scores {
+            b.store(FrameOutput(maskmemFeatures: nil, predMasks: Tensor.zeros([1, 1, 1, 1]), objPtr: Tensor.zeros([1, 1]),
+                                objectScoreLogits: Tensor(shape: [1, 1], data: [s])), frame: f, conditioning: false)
+        }
+        return b
+    }
+
+    /// Frames 10…17 predicted absent: the six recent slots go to the nearest visible frames (18–20, then 9–7) and
+    /// pointers come only from visible frames inside the 16-frame window.
+    func testScoreGatedSkipsAbsentFrames() {
+        let p = ScoreGatedMemoryPolicy()
+        let scores = Dictionary(uniqueKeysWithValues: (1...20).map { ($0, Float((10...17).contains($0) ? -3 : 2)) })
+        let sel = p.select(MemoryQuery(frameIdx: 21, reverse: false, numFrames: 60), bank: scoredBank(cond: [0], scores: scores))
+        XCTAssertEqual(sel.memories, mems([(0, 0), (7, 1), (8, 2), (9, 3), (18, 4), (19, 5), (20, 6)]))
+        XCTAssertEqual(sel.pointers, ptrs([(0, 21), (20, 1), (19, 2), (18, 3), (9, 12), (8, 13), (7, 14), (6, 15)]))
+        XCTAssertEqual(sel.pointerTPosScale, 15)
+        // A stricter threshold also drops the frames scoring 2; only the conditioning frame is left.
+        var strict = p
+        strict.threshold = 2
+        let none = strict.select(MemoryQuery(frameIdx: 21, reverse: false, numFrames: 60), bank: scoredBank(cond: [0], scores: scores))
+        XCTAssertEqual(none.memories, mems([(0, 0)]))
+        XCTAssertEqual(none.pointers, ptrs([(0, 21)]))
+        // Reverse: frames after the tracked one, mirrored.
+        let rev = p.select(MemoryQuery(frameIdx: 5, reverse: true, numFrames: 20),
+                           bank: scoredBank(cond: [19], scores: [6: 1, 7: -1, 8: 1, 9: 1]))
+        XCTAssertEqual(rev.memories, mems([(19, 0), (9, 4), (8, 5), (6, 6)]))
+        XCTAssertEqual(rev.pointers, ptrs([(19, 14), (6, 1), (8, 3), (9, 4)]))
+    }
+
+    /// With every frame visible the gated policy is the official one, and its eviction keeps what later frames select.
+    func testScoreGatedEqualsOfficialWhenAllVisibleAndEvictsSafely() {
+        let gated = ScoreGatedMemoryPolicy(), official = OfficialMemoryPolicy()
+        var visible = bank(cond: [0], nonCond: [])
+        var rng = SplitMix64(seed: 7)
+        var live = scoredBank(cond: [0], scores: [:])
+        var all: [Int: Float] = [:]
+        for t in 1..<120 {
+            let q = MemoryQuery(frameIdx: t, reverse: false, numFrames: 120)
+            XCTAssertEqual(gated.select(q, bank: visible), official.select(q, bank: visible), "frame \(t)")
+            XCTAssertEqual(gated.select(q, bank: live), gated.select(q, bank: scoredBank(cond: [0], scores: all)), "frame \(t)")
+            // Long absent stretches: the score is negative on 40 % of the frames, in runs.
+            let score: Float = (t / 10) % 5 < 2 ? -1 : Float(rng.next() % 4) - 0.5
+            all[t] = score
+            live.store(FrameOutput(maskmemFeatures: nil, predMasks: Tensor.zeros([1, 1, 1, 1]), objPtr: Tensor.zeros([1, 1]),
+                                   objectScoreLogits: Tensor(shape: [1, 1], data: [score])), frame: t, conditioning: false)
+            live.retainNonConditioning(gated.retain(q, bank: live))
+            XCTAssertLessThanOrEqual(live.count, 1 + 6 + 15)
+            XCTAssertTrue(live.nonConditioningFrames.allSatisfy { (all[$0] ?? 0) > 0 }, "frame \(t): kept an absent frame")
+            visible.store(FrameOutput(maskmemFeatures: nil, predMasks: Tensor.zeros([1, 1, 1, 1]), objPtr: Tensor.zeros([1, 1]),
+                                      objectScoreLogits: Tensor.ones([1, 1])), frame: t, conditioning: false)
+        }
+        XCTAssertThrowsError(try Registry.shared.makeMemoryPolicy("score_gated", options: ["num_maskmem": .int(0)])) {
+            XCTAssertTrue("\($0)".contains("num_maskmem"), "\($0)")
+        }
+        let made = try? Registry.shared.makeMemoryPolicy("score_gated", options: ["threshold": .number(1.5)]) as? ScoreGatedMemoryPolicy
+        XCTAssertEqual(made?.threshold, 1.5)
+    }
+
     func testBFloat16Storage() {
         // Round to nearest, ties to even, as torch's float32 → bfloat16 conversion.
         let xs: [Float] = [1, 1.00390625, 1.005859375, 1.0078125 + 0.00390625, -3.14159, 65504, 1e-30, 0, -0.0]
