@@ -74,6 +74,15 @@ public struct OfficialMemoryPolicy: MemoryPolicy, Equatable {
         return (selected, sorted.filter { !selected.contains($0) })
     }
 
+    /// Pointers of the selected conditioning frames (only those in the past when `onlyPast`), at their temporal
+    /// distance, signed by the tracking direction in SAM 2.1 (`use_signed_tpos_enc_to_obj_ptrs`).
+    static func conditioningPointers(_ selected: [Int], _ q: MemoryQuery, onlyPast: Bool) -> [SelectedPointer] {
+        let t = q.frameIdx, sign = q.reverse ? -1 : 1
+        return selected.filter { !onlyPast || (q.reverse ? $0 >= t : $0 <= t) }.map { c in
+            SelectedPointer(frame: c, tPos: q.settings.useSignedTposEncToObjPtrs ? (t - c) * sign : abs(t - c))
+        }
+    }
+
     /// The frame taking recent-memory slot `tPos` (1 ..< numMaskmem) when tracking `frameIdx`.
     func recentFrame(_ frameIdx: Int, tPos: Int, reverse: Bool) -> Int {
         let tRel = numMaskmem - tPos, s = memoryTemporalStride
@@ -104,10 +113,7 @@ public struct OfficialMemoryPolicy: MemoryPolicy, Equatable {
         var pointers: [SelectedPointer] = []
         let maxPtrs = Swift.min(q.numFrames, maxObjPtrs)
         if useObjPtrs && q.settings.useObjPtrsInEncoder {
-            let sign = q.reverse ? -1 : 1
-            for c in selected where !onlyObjPtrsInThePast || (q.reverse ? c >= t : c <= t) {
-                pointers.append(SelectedPointer(frame: c, tPos: q.settings.useSignedTposEncToObjPtrs ? (t - c) * sign : abs(t - c)))
-            }
+            pointers = Self.conditioningPointers(selected, q, onlyPast: onlyObjPtrsInThePast)
             if maxPtrs > 1 {
                 for tDiff in 1..<maxPtrs {
                     let f = q.reverse ? t + tDiff : t - tDiff

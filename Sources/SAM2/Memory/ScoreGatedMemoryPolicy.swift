@@ -69,10 +69,7 @@ public struct ScoreGatedMemoryPolicy: MemoryPolicy, Equatable {
         var pointers: [SelectedPointer] = []
         let maxPtrs = Swift.min(q.numFrames, maxObjPtrs)
         if useObjPtrs && q.settings.useObjPtrsInEncoder {
-            let sign = q.reverse ? -1 : 1
-            for c in selected where q.reverse ? c >= t : c <= t {
-                pointers.append(SelectedPointer(frame: c, tPos: q.settings.useSignedTposEncToObjPtrs ? (t - c) * sign : abs(t - c)))
-            }
+            pointers = OfficialMemoryPolicy.conditioningPointers(selected, q, onlyPast: true)
             for f in gated where abs(t - f) < maxPtrs { pointers.append(SelectedPointer(frame: f, tPos: abs(t - f))) }
         }
         return MemorySelection(memories: memories, pointers: pointers, pointerTPosScale: Swift.max(1, maxPtrs - 1))
