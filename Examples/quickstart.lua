@@ -1,4 +1,4 @@
--- Quickstart, the README's main job: make a few synthetic videos with exact masks (objects that pass behind
+-- Quickstart, the README's main job: make ten synthetic videos with exact masks (objects that pass behind
 -- each other and behind bars, leave the frame and come back), track every object from
 -- its first-frame mask with two memory settings (SAM 2's 7 memories vs 1), print a J&F table and write
 -- overlays of the result.
@@ -9,9 +9,8 @@
 -- videos; see its MODEL_CARD.md), so the J&F values are real. Pass an official checkpoint (e.g.
 -- sam2.1_hiera_tiny.pt) to run that instead.
 local ablation = require "video_ablation"     -- Scripts/video_ablation.lua: model and argument helpers
-local a = ablation.parse_args("out/quickstart")
-if not arg or not table.concat(arg, " "):find("--videos") then a.videos = 3 end
-if not arg or not table.concat(arg, " "):find("--frames") then a.frames = 40 end
+-- Ten videos of 60 frames: with fewer, one object's exit decides the gap between the memory settings.
+local a = ablation.parse_args("out/quickstart", {videos = 10, frames = 60})
 
 local model = ablation.load_model(a)
 local info = model:info()
@@ -25,6 +24,7 @@ print(string.format("data: %d synthetic videos × %d frames in %s", #data.sequen
 local settings = {{name = "7 memories", options = {num_maskmem = 7}},
                   {name = "1 memory", options = {num_maskmem = 1}}}
 local rows = {}
+local bar = workbench.progress{total = #settings * #data.sequences * a.frames, label = "track", unit = "frames"}
 for _, s in ipairs(settings) do
   local pred = a.out .. "/" .. s.name:gsub(" ", "_")
   for _, seq in ipairs(data.sequences) do
@@ -37,7 +37,10 @@ for _, s in ipairs(settings) do
       if gt.area > 0 then tracker:add_mask(0, id, gt) end
     end
     local last
-    for frame, masks in tracker:propagate{save = pred .. "/" .. seq} do last = {frame = frame, masks = masks} end
+    for frame, masks in tracker:propagate{save = pred .. "/" .. seq} do
+      last = {frame = frame, masks = masks}
+      bar:advance()
+    end
     -- Overlay of the last frame: the first object's mask on the frame.
     for _, m in pairs(last.masks) do
       m:overlay(video:frame(last.frame), string.format("%s/%s_overlay.png", pred, seq))
@@ -47,6 +50,7 @@ for _, s in ipairs(settings) do
   local r = metrics.evaluate(data.root .. "/Annotations/480p", pred)
   rows[#rows + 1] = {s.name, r.j_and_f, r.j_mean, r.f_mean}
 end
+bar:finish()
 
 print(string.format("\n%-12s %8s %8s %8s", "memory", "J&F", "J", "F"))
 for _, row in ipairs(rows) do print(string.format("%-12s %8.3f %8.3f %8.3f", row[1], row[2], row[3], row[4])) end

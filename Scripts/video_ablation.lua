@@ -3,13 +3,23 @@
 -- workbench.experiment. Each script only says what varies.
 local M = {}
 
---- Command line: [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]] [--videos N] [--frames N]. Returns a table of settings.
-function M.parse_args(default_out)
-  local a = {videos = 2, frames = 12, positional = {}}
+--- Command line: [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]] [--videos N] [--frames N]. Returns a table of settings;
+--- `defaults` may set videos and frames (2 and 12 otherwise).
+function M.parse_args(default_out, defaults)
+  defaults = defaults or {}
+  local a = {videos = defaults.videos or 2, frames = defaults.frames or 12, positional = {}}
   local i = 1
   while arg and arg[i] do
-    if arg[i] == "--videos" then a.videos = tonumber(arg[i + 1]); i = i + 2
-    elseif arg[i] == "--frames" then a.frames = tonumber(arg[i + 1]); i = i + 2
+    local flag = arg[i]:match("^%-%-(.+)$")
+    if flag == "videos" or flag == "frames" then
+      local n = math.tointeger(tonumber(arg[i + 1]))
+      if not n or n < 1 then
+        error(string.format("--%s: a positive whole number expected, got %s", flag, tostring(arg[i + 1])), 0)
+      end
+      a[flag] = n; i = i + 2
+    elseif flag then
+      error(string.format("%s: unknown option (accepted: [OUT_DIR] [CHECKPOINT [IMAGE_SIZE]] --videos N --frames N)",
+                          arg[i]), 0)
     else a.positional[#a.positional + 1] = arg[i]; i = i + 1 end
   end
   a.out = a.positional[1] or default_out

@@ -186,6 +186,44 @@ final class LuaHostTests: XCTestCase {
                                  root + "/experiments/main.lua", "first", "2", "2", "2", "first"])
     }
 
+    func testProgressBarFromLuaCountsAndChecksItsArguments() throws {
+        let s = try makeState()
+        XCTAssertEqual(try s.string("""
+            local bar = workbench.progress{total = 5, label = "cells", unit = "cells"}
+            bar:advance(); bar:advance(3); bar:status("loss 0.1")
+            local before = bar.done
+            bar:finish(); bar:finish()
+            return before .. "/" .. bar.total .. " " .. tostring(bar)
+            """), "4/5 workbench.progress cells (4/5 cells)")
+        XCTAssertTrue(failure(s, "workbench.progress{}").contains("option 'total': required"))
+        XCTAssertTrue(failure(s, "workbench.progress{total = -1}").contains("option 'total'"))
+        XCTAssertTrue(failure(s, "workbench.progress{total = 3, steps = 2}").contains("unknown option 'steps'"))
+        XCTAssertTrue(failure(s, "workbench.progress{total = 3}:advance(-2)").contains("≥ 0 expected, got -2"))
+    }
+
+    /// The video scripts' command line (Scripts/video_ablation.lua): unknown flags and bad counts name the argument.
+    func testVideoScriptArgumentsRejectUnknownFlagsAndBadCounts() throws {
+        func parse(_ args: [String]) throws -> [LuaValue] {
+            let s = try makeState()
+            s.setArg(script: "x.lua", arguments: args)
+            return try s.execute("""
+                local a = require("video_ablation").parse_args("out/x", {videos = 10, frames = 60})
+                return a.out, a.checkpoint, a.videos, a.frames
+                """)
+        }
+        let r = try parse(["o", "m.safetensors", "--frames", "8"])
+        XCTAssertEqual(r.count, 4)
+        if case let .string(out) = r[0], case let .string(ckpt) = r[1], case let .int(v) = r[2], case let .int(f) = r[3] {
+            XCTAssertEqual([out, ckpt], ["o", "m.safetensors"]); XCTAssertEqual([v, f], [10, 8])
+        } else { XCTFail("\(r)") }
+        XCTAssertThrowsError(try parse(["o", "--out", "p"])) { e in
+            XCTAssertTrue("\(e)".contains("--out: unknown option"), "\(e)")
+        }
+        XCTAssertThrowsError(try parse(["--videos", "two"])) { e in
+            XCTAssertTrue("\(e)".contains("--videos: a positive whole number expected, got two"), "\(e)")
+        }
+    }
+
     func testDiscoveredRootHasScripts() {
         XCTAssertTrue(ProjectRoot.isRoot(projectRoot))
     }

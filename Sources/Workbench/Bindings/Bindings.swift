@@ -11,6 +11,7 @@ public enum Bindings {
         TensorBindings.install(into: state)
         ModelBindings.install(into: state)
         VideoBindings.install(into: state)
+        ProgressBindings.install(into: state)
         state.setLibrary("sam2", [
             ("load", ModelBindings.load),
             ("image", ImageBindings.image),
@@ -41,6 +42,7 @@ public enum Bindings {
             ("live_objects", { _ in [.int(LuaObject.liveCount)] }),
             ("experiment", ExperimentBindings.experiment),
             ("interrupted", { _ in [.bool(ExperimentInterrupt.requested)] }),
+            ("progress", ProgressBindings.progress),
         ])
         try state.execute(prelude, chunkName: "=workbench.prelude", arguments: [state.projectRoot ?? ""])
     }
