@@ -381,7 +381,7 @@ final class TrainableMemoryTests: XCTestCase {
             tape.backward(try enc(pixFeat: pv, masks: mv).features.sum())
             XCTAssertNotNil(pv.grad); XCTAssertNotNil(mv.grad)
         }
-        let maskBackward = try time(5) {
+        let maskBackward = time(5) {
             let tape = GradientTape()
             let params = store.parameters(matching: ["memory_encoder.mask_downsampler."]).map(\.variable)
             tape.watch(params)

@@ -321,6 +321,51 @@ final class ExperimentTests: XCTestCase {
         }
     }
 
+    /// A value above y_max is drawn at the plot area's top edge, not over the title; plot.loss_curve redraws a
+    /// training log with its moving median.
+    func testLinesStayInThePlotAreaAndLossCurveRedraws() throws {
+        let dir = try temporaryFolder(self)
+        let s = try LuaState(projectRoot: projectRoot)
+        try s.execute("""
+            plot.line{series = {{name = "spike", y = {0.5, 100, 0.5}}}, y_min = 0, y_max = 1, width = 320, height = 240,
+                      title = "t", markers = false, out = '\(dir)/spike.png'}
+            plot.line{series = {{name = "spike", y = {0.5, 0.5, 0.5}}}, y_min = 0, y_max = 1, width = 320, height = 240,
+                      title = "t", markers = false, out = '\(dir)/flat.png'}
+            """)
+        let c = Plot.palette[0]
+        func colouredRows(_ path: String) throws -> [Int] {
+            let im = try ImageIO.readRGB(path)
+            return (0..<im.height).filter { y in (0..<im.width).contains { x in
+                im[y, x, 0] == c.0 && im[y, x, 1] == c.1 && im[y, x, 2] == c.2 } }
+        }
+        // The legend swatch is the only first-colour mark above the line in the flat chart; the spike reaches up
+        // to the plot area's top, which lies below the legend's first row.
+        let flatTop = try colouredRows(dir + "/flat.png").min()!, spikeTop = try colouredRows(dir + "/spike.png").min()!
+        // (Unclamped, y = 100 on a 0…1 axis would run off the image's top row.)
+        XCTAssertGreaterThanOrEqual(spikeTop, flatTop - 2, "the spike must stay in the plot area (± the line's width)")
+        let spikeRows = try colouredRows(dir + "/spike.png")
+        XCTAssertGreaterThan(spikeRows.count, try colouredRows(dir + "/flat.png").count + 50)
+
+        var log = "step,lr,loss,loss_mask,loss_dice,loss_iou,loss_class,mean_iou,frames,seconds\n"
+        for i in 1...200 { log += "\(i),0.001,\(i % 25 == 0 ? 500.0 : 2.0 + Double(i % 3)),0,0,0,0,0.9,8,0.5\n" }
+        try write(log, to: dir + "/train_log.csv")
+        XCTAssertEqual(try s.string("return plot.loss_curve{log = '\(dir)/train_log.csv', out = '\(dir)/curve.png'}"),
+                       dir + "/curve.png")
+        let curve = try ImageIO.readRGB(dir + "/curve.png")
+        XCTAssertEqual([curve.width, curve.height], [800, 450])
+        try write("step,lr,loss\n", to: dir + "/empty.csv")
+        for (code, expected) in [
+            ("plot.loss_curve{log = '\(dir)/empty.csv', out = '\(dir)/e.png'}", "has no step rows"),
+            ("plot.loss_curve{log = '\(dir)/missing.csv', out = '\(dir)/e.png'}", "cannot read \(dir)/missing.csv"),
+            ("plot.loss_curve{out = '\(dir)/e.png'}", "option 'log': required"),
+            ("plot.loss_curve{log = 'x', out = 'y', window = 0}", "option 'window'"),
+        ] {
+            XCTAssertThrowsError(try s.execute(code)) { e in
+                XCTAssertTrue((e as? LuaError)?.message.contains(expected) == true, "\(e) vs \(expected)")
+            }
+        }
+    }
+
     /// Ticks are 1/2/5 steps covering the range; labels carry the step's decimals.
     func testNiceTicks() {
         XCTAssertEqual(Plot.ticks(0, 1).values, [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])

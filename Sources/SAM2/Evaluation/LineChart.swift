@@ -63,7 +63,8 @@ public struct LineChart: Sendable {
             for (k, v) in s.y.enumerated() {
                 let xv = s.x?[k] ?? Double(k)
                 guard v.isFinite, xv.isFinite else { previous = nil; continue }
-                let p = (frame.x(xv), frame.y(v))
+                // Values beyond a set y_min / y_max are drawn at the plot area's edge, not over the title.
+                let p = (frame.x(xv), min(max(frame.y(v), Double(frame.top)), Double(frame.bottom)))
                 if let q = previous { canvas.line(q.0, q.1, p.0, p.1, color) }
                 else { canvas.line(p.0, p.1, p.0, p.1, color) }
                 if showMarkers {

@@ -55,8 +55,10 @@ public enum TrainingRun {
         }
     }
 
-    /// Draws train_log.csv's loss (and its moving average over `window` steps) against the step as a PNG.
-    public static func writeLossCurve(log: String, to png: String, window: Int = 50) throws {
+    /// Draws train_log.csv's loss (and its moving median over `window` steps) against the step as a PNG; false
+    /// (nothing written) when the log has no step rows yet.
+    @discardableResult
+    public static func writeLossCurve(log: String, to png: String, window: Int = 50) throws -> Bool {
         let text: String
         do { text = try String(contentsOfFile: log, encoding: .utf8) }
         catch { throw CheckpointError.writeFailed(path: png, reason: "cannot read \(log): \(error.localizedDescription)") }
@@ -66,21 +68,22 @@ public enum TrainingRun {
             guard f.count >= 3, let s = Double(f[0]), let l = Double(f[2]), l.isFinite else { continue }
             steps.append(s); losses.append(l)
         }
-        guard !steps.isEmpty else { return }
-        var smooth: [Double] = [], sum = 0.0
-        for i in losses.indices {
-            sum += losses[i]
-            if i >= window { sum -= losses[i - window] }
-            smooth.append(sum / Double(min(i + 1, window)))
+        guard !steps.isEmpty else { return false }
+        // A median, not a mean: steps where an object is predicted absent (the official −1024 logits) cost 10–100×
+        // a typical step, and a mean would follow those spikes instead of the typical step.
+        let smooth = losses.indices.map { i -> Double in
+            let w = losses[max(0, i - window + 1)...i].sorted()
+            return w.count % 2 == 1 ? w[w.count / 2] : (w[w.count / 2 - 1] + w[w.count / 2]) / 2
         }
         var chart = LineChart(title: "training loss (focal×20 + dice + IoU + object score, summed over the clip)",
                               xLabel: "step", yLabel: "loss",
-                              series: [.init(name: "per step", x: steps, y: losses), .init(name: "mean of \(window)", x: steps, y: smooth)])
+                              series: [.init(name: "per step", x: steps, y: losses), .init(name: "median of \(window)", x: steps, y: smooth)])
         chart.width = 800; chart.height = 450
         chart.markers = false
-        // The first steps (and rare spikes from objects predicted absent: their −1024 logits) would flatten the
-        // curve; the axis ends at 2× the largest moving average after the first `window` steps.
-        if smooth.count > 2 * window, let top = smooth.dropFirst(window).max(), top > 0 { chart.yMin = 0; chart.yMax = 2 * top }
+        // The spikes would flatten the curve: the axis ends at 3× the largest moving median after the first
+        // `window` steps, and taller steps are drawn at the top edge.
+        if smooth.count > 2 * window, let top = smooth.dropFirst(window).max(), top > 0 { chart.yMin = 0; chart.yMax = 3 * top }
         try ImageIO.write(try chart.render(), to: png)
+        return true
     }
 }

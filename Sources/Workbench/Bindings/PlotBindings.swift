@@ -6,7 +6,21 @@ import SAM2
 enum PlotBindings {
     static let common = ["title", "x_label", "y_label", "width", "height", "y_min", "y_max", "out"]
 
-    static var members: [(String, LuaFunction)] { [("line", line), ("bar", bar)] }
+    static var members: [(String, LuaFunction)] { [("line", line), ("bar", bar), ("loss_curve", lossCurve)] }
+
+    /// plot.loss_curve{log = "train_log.csv", out = "loss_curve.png", window = 50} → out: the trainer's loss plot
+    static func lossCurve(_ call: LuaCall) throws -> [LuaValue] {
+        if case .nil = try call.value(1) { throw call.typeError(1, expected: "table {log = …, out = …}", got: .nil) }
+        let o = try call.options(1, known: ["log", "out", "window"])
+        guard let log = try o.string("log") else { throw o.error("log", "required: a train_log.csv written by workbench train") }
+        guard let out = try o.string("out") else { throw o.error("out", "required: the PNG to write") }
+        let window = try o.int("window") ?? 50
+        guard window >= 1 else { throw o.error("window", "a whole number ≥ 1 expected, got \(window)") }
+        guard try TrainingRun.writeLossCurve(log: log, to: out, window: window) else {
+            throw o.error("log", "\(log) has no step rows (step,lr,loss,… expected)")
+        }
+        return [.string(out)]
+    }
 
     /// plot.line{series = {{name, x, y}, …}, title, x_label, y_label, width, height, y_min, y_max, markers, out}
     static func line(_ call: LuaCall) throws -> [LuaValue] {
