@@ -6,23 +6,25 @@
 #
 #   bash Scripts/evaluate_embedded_model.sh [MODEL] [OUT_DIR] [VIDEOS] [FRAMES] [SEED]
 #
-# The card's numbers use the default seed 4242; choose training settings on another seed (a development set) so the
-# held-out set stays held out. MEMORY=name picks another registered memory policy (default: official).
+# The card's numbers use the defaults (30 videos × 60 frames, seed 4242; about 2.5 minutes); choose training settings
+# on another seed (a development set, e.g. 9001) so the held-out set stays held out. MEMORY=name picks another registered memory policy (default: official).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 model="${1:-$root/Models/embedded/model.safetensors}"
 out="${2:-$root/out/embedded_eval}"
-videos="${3:-10}"
+videos="${3:-30}"
 frames="${4:-60}"
 seed="${5:-4242}"
 wb="${WORKBENCH:-$root/.build/release/workbench}"
 memory="${MEMORY:-official}"
 [ -x "$wb" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out"
+echo "writing $videos videos × $frames frames (seed $seed) to $out/data …" >&2
 # The training distribution (TrainingDataSpec.syntheticConfig at 256²); base seed 4242, training used 0.
 "$wb" synth --out "$out/data" --videos "$videos" --frames "$frames" --size 256x256 --objects 3 --object-size 0.09-0.18 \
   --speed 1.6 --occlusion both --disappear --event-period 20 --hidden-frames 5 --pan 0.5 --seed "$seed" >/dev/null 2>"$out/synth.log"
 for k in 7 1; do
+  echo "tracking with $k memor$([ "$k" = 1 ] && echo y || echo ies) (progress: $out/vos_$k.log) …" >&2
   "$wb" vos --checkpoint "$model" --base-video-dir "$out/data/JPEGImages/480p" --input-mask-dir "$out/data/Annotations/480p" \
     --output-mask-dir "$out/pred_$k" --track-object-appearing-later --memory "$memory" --memory-option "num_maskmem=$k" >/dev/null 2>"$out/vos_$k.log"
   "$wb" eval --gt "$out/data/Annotations/480p" --pred "$out/pred_$k" --json "$out/jf_$k.json" --csv "$out/jf_$k.csv" \
