@@ -34,6 +34,15 @@ extension LuaState {
     }
 
     func number(_ code: String) throws -> Double? { try execute(code).first?.double }
+
+    /// Asserts that each snippet raises a Lua error whose message contains its expected text.
+    func assertErrors(_ cases: [(code: String, expected: String)], file: StaticString = #filePath, line: UInt = #line) {
+        for (code, expected) in cases {
+            XCTAssertThrowsError(try execute(code), file: file, line: line) { e in
+                XCTAssertTrue((e as? LuaError)?.message.contains(expected) == true, "\(e) vs \(expected)", file: file, line: line)
+            }
+        }
+    }
 }
 
 /// Runs the built `workbench` executable (next to the test bundle); nil when it was not built.
