@@ -41,7 +41,7 @@ final class EmbeddedModelTests: XCTestCase {
         let r = try s.execute("""
             local stats = require "tracking_stats"
             local model = require("model_loader").load()
-            local data = stats.videos("\(out)/data", 2, 40, 777)
+            local data = stats.videos("\(out)/data", 3, 60, 777)
             local function run(policy)
               local areas, absent = {}, 0
               for _, seq in ipairs(data.sequences) do
@@ -75,7 +75,8 @@ final class EmbeddedModelTests: XCTestCase {
         let v = r.compactMap(\.double)
         guard v.count == 4 else { return XCTFail("expected four numbers, got \(r)") }
         let (n, same, differ, absent) = (v[0], v[1], v[2], v[3])
-        // Measured (committed model): 240 masks, all equal; 32 predicted absent; 2 differ from the official policy's (emb6: 61, 7).
+        // Measured (committed model): 540 masks, all equal; 109 predicted absent; 11 differ from the official policy's
+        // (2 videos × 40 frames gave only 2: too few to rely on across BLAS builds).
         XCTAssertGreaterThan(n, 100)
         XCTAssertEqual(same, n, "masks of the Lua policy equal to the built-in one")
         XCTAssertGreaterThan(absent, 0, "the model predicted some object absent, so the gate mattered")
