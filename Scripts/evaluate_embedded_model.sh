@@ -7,7 +7,8 @@
 #   bash Scripts/evaluate_embedded_model.sh [MODEL] [OUT_DIR] [VIDEOS] [FRAMES] [SEED]
 #
 # The card's numbers use the defaults (30 videos × 60 frames, seed 4242; about 2.5 minutes); choose training settings
-# on another seed (a development set, e.g. 9001) so the held-out set stays held out. MEMORY=name picks another registered memory policy (default: official).
+# on another seed (a development set, e.g. 9001) so the held-out set stays held out. MEMORY=name picks another
+# registered memory policy (default: official).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 model="${1:-$root/Models/embedded/model.safetensors}"

@@ -36,6 +36,9 @@ public final class ProgressBar: @unchecked Sendable {
     /// Text shown after the ETA (e.g. the current loss); redrawn with the next update.
     public func setStatus(_ text: String) { lock.lock(); status = text; lock.unlock() }
 
+    /// Units done so far.
+    public var completed: Int { lock.lock(); defer { lock.unlock() }; return done }
+
     /// Marks `n` more units done.
     public func advance(by n: Int = 1) { lock.lock(); done += n; drawLocked(force: false); lock.unlock() }
 

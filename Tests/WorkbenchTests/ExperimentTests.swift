@@ -348,7 +348,7 @@ final class ExperimentTests: XCTestCase {
         try write("step,lr,loss\n", to: dir + "/empty.csv")
         s.assertErrors([
             ("plot.loss_curve{log = '\(dir)/empty.csv', out = '\(dir)/e.png'}", "has no step rows"),
-            ("plot.loss_curve{log = '\(dir)/missing.csv', out = '\(dir)/e.png'}", "cannot read \(dir)/missing.csv"),
+            ("plot.loss_curve{log = '\(dir)/missing.csv', out = '\(dir)/e.png'}", "\(dir)/missing.csv: cannot read"),
             ("plot.loss_curve{out = '\(dir)/e.png'}", "option 'log': required"),
             ("plot.loss_curve{log = 'x', out = 'y', window = 0}", "option 'window'"),
         ])

@@ -61,7 +61,7 @@ public enum TrainingRun {
     public static func writeLossCurve(log: String, to png: String, window: Int = 50) throws -> Bool {
         let text: String
         do { text = try String(contentsOfFile: log, encoding: .utf8) }
-        catch { throw CheckpointError.writeFailed(path: png, reason: "cannot read \(log): \(error.localizedDescription)") }
+        catch { throw CheckpointError.unreadable(path: log, reason: error.localizedDescription) }
         var steps: [Double] = [], losses: [Double] = []
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: ",")

@@ -5,10 +5,8 @@ import SAM2
 final class ProgressObject: LuaObject {
     override class var luaTypeName: String { "workbench.progress" }
     let bar: ProgressBar
-    private(set) var done = 0
     init(bar: ProgressBar) { self.bar = bar }
-    override var luaDescription: String { "workbench.progress \(bar.label) (\(done)/\(bar.total) \(bar.unit))" }
-    func advance(by n: Int) { done += n; bar.advance(by: n) }
+    override var luaDescription: String { "workbench.progress \(bar.label) (\(bar.completed)/\(bar.total) \(bar.unit))" }
     // A bar dropped without finish() still ends its line.
     deinit { bar.finish() }
 }
@@ -32,13 +30,13 @@ enum ProgressBindings {
             ("advance", { call, me in
                 let n = call.count >= 2 ? try call.int(2) : 1
                 guard n >= 0 else { throw call.argumentError(2, "a whole number ≥ 0 expected, got \(n)") }
-                me.advance(by: n)
+                me.bar.advance(by: n)
                 return []
             }),
             ("status", { call, me in me.bar.setStatus(try call.string(2)); return [] }),
             ("finish", { _, me in me.bar.finish(); return [] }),
         ], properties: [
-            ("done", { .int($0.done) }),
+            ("done", { .int($0.bar.completed) }),
             ("total", { .int($0.bar.total) }),
         ])
     }
