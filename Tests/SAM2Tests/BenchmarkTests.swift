@@ -100,6 +100,26 @@ final class BenchmarkTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
         XCTAssertNotNil(json["measurements"] as? [[String: Any]])
         XCTAssertNotNil((json["machine"] as? [String: Any])?["sgemm_gflops"])
+        XCTAssertEqual(report.machine.blasCore?.isEmpty, false)
+        XCTAssertTrue(report.table.contains("OpenBLAS core \(Parallel.blasCore.name)"), report.table)
+    }
+
+    /// OpenBLAS runs kernels for this CPU's vector width: Debian's 0.3.21 falls back to the SSE3 "Prescott" set on
+    /// CPUs newer than it knows (Emerald Rapids: sgemm at half speed) unless the workbench corrects it at start-up.
+    func testOpenBLASUsesTheCPUsVectorKernels() throws {
+        let core = Parallel.blasCore.name
+        XCTAssertFalse(core.isEmpty, "Debian's OpenBLAS names its kernel set (openblas_get_corename)")
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+              let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+            throw XCTSkip("the kernel set is forced by OPENBLAS_CORETYPE, or /proc/cpuinfo is unreadable")
+        }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) {
+            XCTAssertTrue(["SkylakeX", "Cooperlake", "SapphireRapids"].contains(core), "AVX-512 CPU runs \(core)")
+        } else if flags.contains("avx2") && flags.contains("fma") {
+            XCTAssertFalse(["Prescott", "Core2", "Nehalem", "Sandybridge"].contains(core), "AVX2 CPU runs \(core)")
+        }
     }
 
     /// The mini Hiera at 256² with a 2-layer, 32-d memory attention (random weights, the full SAM 2 state dict).

@@ -52,9 +52,10 @@ final class VideoTrackerMemoryTests: XCTestCase {
         let samples = try track(frames: 240, objects: 2, report: 40)
         print("RSS (MB) by frame: " + samples.map { "\($0.frame): \(String(format: "%.1f", $0.rss)) [bank \($0.bankMax)]" }.joined(separator: ", "))
         print(String(format: "240 frames × 2 objects in %.1f s", Date().timeIntervalSince(start)))
-        // After the window fills (frame 40), RSS may wobble with the allocator but must not grow with the video.
+        // After the window fills (frame 40), RSS may wobble with the allocator but must not grow with the video. It
+        // may fall (the allocator returning pages to the system: seen as −357 MB on the last frame on one machine).
         let afterWarmup = samples.filter { $0.frame >= 80 }.map(\.rss)
-        XCTAssertLessThan((afterWarmup.max() ?? 0) - (afterWarmup.min() ?? 0), 25, "RSS grows with the video: \(samples)")
+        XCTAssertLessThan((afterWarmup.max() ?? 0) - (afterWarmup.first ?? 0), 25, "RSS grows with the video: \(samples)")
     }
 
     func testLongVideoBenchmark() throws {

@@ -38,6 +38,14 @@ sam2_bf16_gemm_kernel sam2_bf16_gemm(sam2_bf16_gemm_kernel kernel, int transA, i
                                      const float *a, long lda, const float *b, long ldb,
                                      float beta, float *c, long ldc);
 
+/// Makes OpenBLAS use the kernels this CPU can run when its start-up detection fell back to a generic x86-64 one
+/// (Debian's 0.3.21 knows no CPU newer than Sapphire Rapids and runs "Prescott" SSE3 kernels on, e.g., Emerald
+/// Rapids: sgemm ~2× slower). Acts only when OPENBLAS_CORETYPE is unset, the library is a DYNAMIC_ARCH build
+/// (`gotoblas_dynamic_init` exported) and its choice is a pre-AVX2 core on an AVX2 / AVX-512 CPU; it re-runs
+/// OpenBLAS's dynamic initialisation with "Haswell" or "SkylakeX". Call once, before the first BLAS call.
+/// Writes the core in use to `core` (empty when unknown) and returns 1 when it changed it, else 0.
+int sam2_openblas_upgrade_core(char *core, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif

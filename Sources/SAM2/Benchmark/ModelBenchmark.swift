@@ -121,6 +121,8 @@ public enum ModelBenchmark {
         public var sgemmGflopsPerCPUSecond: Double
         /// /proc/loadavg (1, 5, 15 minutes) at the start.
         public var loadAverage: [Double]
+        /// OpenBLAS's kernel set ("SkylakeX", …), with " (set by the workbench)" when it replaced a generic fallback.
+        public var blasCore: String?
     }
 
     /// One benchmark on one model.
@@ -171,7 +173,7 @@ public enum ModelBenchmark {
 
         /// A fixed-width table.
         public var table: String {
-            var lines = ["threads \(machine.threads), sgemm \(machine.sgemmSize.map(String.init).joined(separator: "×")): "
+            var lines = ["threads \(machine.threads)\(machine.blasCore.map { ", OpenBLAS core \($0)" } ?? ""), sgemm \(machine.sgemmSize.map(String.init).joined(separator: "×")): "
                          + String(format: "%.1f GFLOP/s (%.1f GFLOP per CPU-s), load average %@ at start; ",
                                   machine.sgemmGflops, machine.sgemmGflopsPerCPUSecond,
                                   machine.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " "))
@@ -227,7 +229,8 @@ public enum ModelBenchmark {
         let g = GemmBenchmark.measureGemm(m: s[0], n: s[1], k: s[2], repeats: Swift.max(10, options.repeats))
         return Machine(threads: Parallel.threadCount, sgemmSize: s, sgemmGflops: g.gflops,
                        sgemmGflopsPerCPUSecond: Double(2 * s[0] * s[1] * s[2]) / g.cpuSeconds / 1e9,
-                       loadAverage: loadAverage())
+                       loadAverage: loadAverage(),
+                       blasCore: Parallel.blasCore.name + (Parallel.blasCore.upgraded ? " (set by the workbench)" : ""))
     }
 
     /// Runs `kinds` on each model (models in order, each model's benchmarks in `kinds` order).

@@ -1,5 +1,6 @@
 import Foundation
 import COpenBLAS
+import CKernels
 
 /// Splits work over the machine's cores. Exactly `threadCount` threads compute at any time: OpenBLAS runs
 /// single-threaded in whichever thread calls it (`Tensor.sgemm` splits big products over our workers itself),
@@ -20,9 +21,22 @@ public enum Parallel {
     static func singleThreadedBLAS() { _ = blasConfigured }
 
     private static let blasConfigured: Bool = {
+        var name = [CChar](repeating: 0, count: 32)
+        blasCoreUpgraded = sam2_openblas_upgrade_core(&name, name.count) == 1
+        blasCoreName = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         openblas_set_num_threads(1)
         return true
     }()
+
+    nonisolated(unsafe) private static var blasCoreName = ""
+    nonisolated(unsafe) private static var blasCoreUpgraded = false
+
+    /// The OpenBLAS kernel set in use ("SkylakeX", "Haswell", …; empty when the library does not say), and whether
+    /// this process replaced OpenBLAS's own choice (a generic fallback on a CPU it does not know: `CKernels.h`).
+    public static var blasCore: (name: String, upgraded: Bool) {
+        singleThreadedBLAS()
+        return (blasCoreName, blasCoreUpgraded)
+    }
 
     /// Per-thread marker of "this thread is running a chunk of `forChunks`" (non-nil value = inside).
     private static let workerKey: pthread_key_t = {
