@@ -7,7 +7,7 @@ import SAM2
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train SAM 2 on 8-frame clips with simulated prompts and corrective clicks (resumes from OUT/checkpoint.safetensors).",
+        abstract: "Train SAM 2 on video clips with simulated prompts and corrective clicks (resumes from OUT/checkpoint.safetensors).",
         discussion: """
         --model: 'embedded' (the embedded small architecture, from scratch), ARCH.json (a SAM2Architecture, from scratch) \
         or a checkpoint (.pt / .safetensors) to fine-tune.
@@ -19,7 +19,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "embedded | ARCH.json | CHECKPOINT") var model: String
     @Option(help: "Training videos (see below).") var data: String
-    @Option(help: "Optimiser steps (one clip each).") var steps: Int
+    @Option(help: "Optimiser steps (--batch-size clips each).") var steps: Int
+    @Option(help: "Clips per step, gradients averaged (one worker thread each; 2 on 2 cores: 1.3× the frames per second of 1).") var batchSize: Int = 1
     @Option(help: "Output directory.") var out: String
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
     @Option(name: .customLong("final-lr"), help: "Learning rate at the last step.") var finalLearningRate: Float = 1e-5
@@ -48,7 +49,7 @@ struct TrainCommand: ParsableCommand {
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
-        o.steps = steps; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
+        o.steps = steps; o.batchSize = batchSize; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
         o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
         do { o.learningRateScales = try TrainingOptions.parseLearningRateScales(lrScale) } catch { throw ValidationError("--lr-scale: \(error)") }
         do { o.parameterScales = try TrainingOptions.parseParameterScales(scaleParameters) } catch { throw ValidationError("--scale-parameters: \(error)") }

@@ -333,6 +333,62 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(resumedLog.count, 5)
     }
 
+    /// A batch of B clips trains on the clips a batch-size-1 run draws at steps sB … sB + B − 1 (each on its own worker
+    /// thread against a replica of the weights) and takes the mean of their gradients and losses; a batch is all images
+    /// or all video clips; batched runs are deterministic.
+    func testBatchAveragesTheGradientsOfItsClips() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var arch = SAM2Architecture.embedded
+        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        var o = TrainingOptions()
+        o.steps = 2; o.clipLength = 3; o.maxObjects = 2; o.warmupSteps = 0; o.validationVideos = 0
+        o.prompts.numCorrectionPtPerFrame = 1; o.seed = 4
+        let videos = try TrainingDataSpec.synthetic(count: 2, seed: 5).videos(imageSize: 256, syntheticFrames: 12)
+        func trainer(batch: Int, _ name: String) throws -> Trainer {
+            var opts = o
+            opts.batchSize = batch
+            let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+            return try Trainer(model: model, options: opts, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
+                               outputDirectory: root.appendingPathComponent(name).path)
+        }
+        func gradients(_ t: Trainer) -> [String: [Float]] {
+            Dictionary(uniqueKeysWithValues: t.model.store.parameters().compactMap { p in p.variable.grad.map { (p.key, $0.data) } })
+        }
+        let one = try trainer(batch: 1, "one"), two = try trainer(batch: 2, "two")
+        let a = try one.computeGradients(step: 0), ga = gradients(one)
+        let b = try one.computeGradients(step: 1), gb = gradients(one)
+        let ab = try two.computeGradients(step: 0), gab = gradients(two)
+        XCTAssertEqual(ab.frames, a.frames + b.frames)
+        XCTAssertEqual(ab.result.frameIoU, a.result.frameIoU + b.result.frameIoU)
+        let meanLoss = (a.result.losses.core.value.data[0] + b.result.losses.core.value.data[0]) / 2
+        XCTAssertEqual(ab.result.losses.core.value.data[0], meanLoss, accuracy: abs(meanLoss) * 1e-5)
+        XCTAssertEqual(Set(gab.keys), Set(ga.keys).union(gb.keys))
+        XCTAssertGreaterThan(gab.count, 100)
+        var differ = 0
+        for (key, g) in gab {
+            let x = ga[key] ?? [Float](repeating: 0, count: g.count), y = gb[key] ?? [Float](repeating: 0, count: g.count)
+            let scale = zip(x, y).map { max(abs($0), abs($1)) }.max() ?? 0
+            let error = zip(g, zip(x, y)).map { abs($0 - ($1.0 + $1.1) / 2) }.max() ?? 0
+            XCTAssertLessThanOrEqual(error, scale * 1e-4 + 1e-12, key)
+            if zip(x, y).contains(where: { abs($0 - $1) > 1e-3 * scale }) { differ += 1 }
+        }
+        XCTAssertGreaterThan(differ, gab.count / 2, "the two clips give different gradients")
+        // With image steps, a batch takes its first clip's kind: 4 frames (4 images) or 4 clips of 3.
+        o.imageFraction = 0.5
+        let four = try trainer(batch: 4, "four")
+        let kinds = try (0..<6).map { try four.computeGradients(step: $0).frames }
+        XCTAssertTrue(kinds.allSatisfy { $0 == 4 || $0 == 12 }, "\(kinds)")
+        XCTAssertEqual(Set(kinds).count, 2, "\(kinds)")
+        // Two batched runs of two steps end with the same weights and logs.
+        let r1 = try trainer(batch: 2, "r1"), r2 = try trainer(batch: 2, "r2")
+        try r1.run(); try r2.run()
+        for (key, v) in r1.model.store.parameters() { XCTAssertEqual(try r2.model.store.variable(key).value.data, v.value.data, key) }
+        let rows = { (t: Trainer) in try String(contentsOfFile: t.logPath, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") } }
+        XCTAssertEqual(try rows(r1), try rows(r2))
+        XCTAssertEqual(try rows(r1).count, 3)
+    }
+
     /// `learningRateScales` (longest prefix wins) times the trunk's layer decay: AdamW's first step moves each weight
     /// by lr × its group's scale (|m̂ / √v̂| = 1), so the largest move per tensor reads the scale back.
     func testLearningRateScalesSetEachGroupsStep() throws {

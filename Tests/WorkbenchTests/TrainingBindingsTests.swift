@@ -31,6 +31,7 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', scale_parameters = {['x.*'] = 0.5}}", "x.*"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', scale_parameters = {no_obj_ptr = 'big'}}", "scale_parameters"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', reappearance_fraction = 2}", "reappearance fraction"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', batch_size = 0}", "batch size: expected 1…64, got 0"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in
