@@ -30,6 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Global gradient-norm clip (0: off).") var clipNorm: Float = 1
     @Option(help: "Layer-wise learning-rate decay of the Hiera trunk (1: off; the released fine-tuning uses 0.9).") var layerDecay: Float = 1
     @Option(help: "Learning-rate multipliers by key prefix, e.g. image_encoder=0.1,sam_mask_decoder=2 (longest prefix wins).") var lrScale: String = ""
+    @Option(help: "Loss weights replacing the released mask=20,dice=1,iou=1,class=1, e.g. class=4.") var lossWeights: String = ""
     @Option(help: "Frames per clip.") var clipLength: Int = 8
     @Option(help: "Objects per clip (max_num_objects).") var maxObjects: Int = 3
     @Option(help: "Largest frame stride inside a clip.") var maxStride: Int = 3
@@ -53,6 +54,7 @@ struct TrainCommand: ParsableCommand {
         o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
         do { o.learningRateScales = try TrainingOptions.parseLearningRateScales(lrScale) } catch { throw ValidationError("--lr-scale: \(error)") }
         do { o.parameterScales = try TrainingOptions.parseParameterScales(scaleParameters) } catch { throw ValidationError("--scale-parameters: \(error)") }
+        do { o.lossWeights = try TrainingOptions.parseLossWeights(lossWeights) } catch { throw ValidationError("--loss-weights: \(error)") }
         o.clipLength = clipLength; o.maxObjects = maxObjects; o.maxStride = maxStride; o.imageFraction = imageFraction
         o.reappearanceFraction = reappearanceFraction
         o.prompts.numCorrectionPtPerFrame = correctionClicks

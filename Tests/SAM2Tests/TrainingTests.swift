@@ -389,6 +389,29 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(try rows(r1).count, 3)
     }
 
+    /// `lossWeights` replace the released weights by name and reach the trainer's loss; bad names and weights are
+    /// errors naming them.
+    func testLossWeightsReplaceTheReleasedOnes() throws {
+        var o = TrainingOptions()
+        XCTAssertEqual([o.loss.weightMask, o.loss.weightDice, o.loss.weightIoU, o.loss.weightClass], [20, 1, 1, 1])
+        o.lossWeights = try TrainingOptions.parseLossWeights("class=4, dice=0.5")
+        XCTAssertEqual([o.loss.weightMask, o.loss.weightDice, o.loss.weightIoU, o.loss.weightClass], [20, 0.5, 1, 4])
+        for text in ["klass=2", "class=-1", "class", "mask=inf"] {
+            XCTAssertThrowsError(try TrainingOptions.parseLossWeights(text), text) { e in
+                XCTAssertTrue("\(e)".contains("loss weights"), "\(e)")
+            }
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lossw-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var arch = SAM2Architecture.embedded
+        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        o.validationVideos = 0
+        let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
+        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+        _ = try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256), outputDirectory: root.path)
+        XCTAssertEqual([model.loss.weightMask, model.loss.weightDice, model.loss.weightIoU, model.loss.weightClass], [20, 0.5, 1, 4])
+    }
+
     /// `learningRateScales` (longest prefix wins) times the trunk's layer decay: AdamW's first step moves each weight
     /// by lr × its group's scale (|m̂ / √v̂| = 1), so the largest move per tensor reads the scale back.
     func testLearningRateScalesSetEachGroupsStep() throws {

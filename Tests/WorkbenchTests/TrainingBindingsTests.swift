@@ -32,6 +32,8 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', scale_parameters = {no_obj_ptr = 'big'}}", "scale_parameters"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', reappearance_fraction = 2}", "reappearance fraction"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', batch_size = 0}", "batch size: expected 1…64, got 0"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {klass = 2}}", "NAME one of mask, dice, iou, class"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {class = -1}}", "a weight ≥ 0, got 'class=-1.0'"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in

@@ -27,6 +27,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// characters; every matching pattern multiplies), e.g. to weaken the memory attention's locality prior for a
     /// second stage. A resumed run loads the already scaled weights from its checkpoint instead.
     public var parameterScales: [String: Float] = [:]
+    /// Weights of the loss terms by name (`mask`, `dice`, `iou`, `class`), replacing the released 20, 1, 1, 1 (the
+    /// official config's `weight_dict`); unnamed terms keep their released weight.
+    public var lossWeights: [String: Float] = [:]
     /// Frames per clip and objects per clip.
     public var clipLength = 8
     public var maxObjects = 3
@@ -74,6 +77,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         for (pattern, f) in parameterScales where !f.isFinite || pattern.isEmpty {
             throw bad("scale parameters", "PATTERN=FACTOR with a key pattern and a finite factor, got '\(pattern)=\(f)'")
         }
+        for (name, w) in lossWeights where !TrainingOptions.lossTerms.contains(name) || !(w >= 0 && w.isFinite) {
+            throw bad("loss weights", "NAME=WEIGHT with NAME one of \(TrainingOptions.lossTerms.joined(separator: ", ")) and a weight ≥ 0, got '\(name)=\(w)'")
+        }
         if checkpointEvery < 1 { throw bad("checkpoint every", "≥ 1, got \(checkpointEvery)") }
         if validateEvery < 0 || validationVideos < 0 { throw bad("validation", "non-negative counts") }
     }
@@ -83,6 +89,28 @@ extension TrainingOptions {
     /// Parses `PREFIX=FACTOR[,PREFIX=FACTOR…]` (the CLI's `--lr-scale`); throws naming the bad item.
     public static func parseLearningRateScales(_ text: String) throws -> [String: Float] {
         try parseKeyFactors(text, option: "lr scale", positive: true)
+    }
+
+    /// Names of the loss terms `lossWeights` takes.
+    public static let lossTerms = ["mask", "dice", "iou", "class"]
+
+    /// The released loss with `lossWeights` applied.
+    public var loss: MultiStepMultiMasksAndIous {
+        var l = MultiStepMultiMasksAndIous()
+        if let w = lossWeights["mask"] { l.weightMask = w }
+        if let w = lossWeights["dice"] { l.weightDice = w }
+        if let w = lossWeights["iou"] { l.weightIoU = w }
+        if let w = lossWeights["class"] { l.weightClass = w }
+        return l
+    }
+
+    /// Parses `NAME=WEIGHT[,…]` (the CLI's `--loss-weights`); throws naming the bad item.
+    public static func parseLossWeights(_ text: String) throws -> [String: Float] {
+        let w = try parseKeyFactors(text, option: "loss weights", positive: false)
+        var o = TrainingOptions()
+        o.lossWeights = w
+        try o.validate()
+        return w
     }
 
     /// Parses `PATTERN=FACTOR[,PATTERN=FACTOR…]` (the CLI's `--scale-parameters`); throws naming the bad item.
@@ -161,6 +189,7 @@ public final class Trainer {
         self.outputDirectory = outputDirectory
         self.optimizer = AdamW(learningRate: options.learningRate, weightDecay: options.weightDecay)
         model.prompts = options.prompts
+        model.loss = options.loss
         for (option, prefixes) in [("freeze", options.freeze), ("lr scale", options.learningRateScales.keys.sorted())] {
             for prefix in prefixes where model.store.parameters(matching: [prefix]).isEmpty {
                 throw TrainingError.badOption(name: option, expected: "key prefixes of the model (e.g. image_encoder, image_encoder.neck, sam_prompt_encoder, sam_mask_decoder, memory_attention, memory_encoder); '\(prefix)' matches no parameter")

@@ -5,7 +5,7 @@ import SAM2
 /// `on_step(row)` callback (return false to stop after the current step, which is checkpointed).
 enum TrainingBindings {
     static let known = ["model", "data", "steps", "batch_size", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
-                        "layer_decay", "lr_scale", "scale_parameters", "clip_length", "max_objects", "max_stride", "image_fraction",
+                        "layer_decay", "lr_scale", "scale_parameters", "loss_weights", "clip_length", "max_objects", "max_stride", "image_fraction",
                         "reappearance_fraction", "correction_clicks", "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
                         "synthetic_frames", "resume", "on_step"]
 
@@ -28,6 +28,7 @@ enum TrainingBindings {
         if let f = try factors(o, "lr_scale", positive: true, example: "{image_encoder = 0.1}") { opts.learningRateScales = f }
         if let f = try factors(o, "scale_parameters", positive: false,
                                example: "{[\"memory_attention.layers.*.cross_attn_image.q_proj.bias\"] = 0.3}") { opts.parameterScales = f }
+        if let f = try factors(o, "loss_weights", positive: false, example: "{class = 4}") { opts.lossWeights = f }
         if let v = try o.int("clip_length") { opts.clipLength = v }
         if let v = try o.int("max_objects") { opts.maxObjects = v }
         if let v = try o.int("max_stride") { opts.maxStride = v }
@@ -92,7 +93,7 @@ enum TrainingBindings {
                          ("validation", .array(validation))])]
     }
 
-    /// A `{key = factor, …}` option (`lr_scale`, `scale_parameters`): finite numbers, > 0 when `positive`.
+    /// A `{key = factor, …}` option (`lr_scale`, `scale_parameters`, `loss_weights`): finite numbers, > 0 when `positive`.
     private static func factors(_ o: LuaOptions, _ name: String, positive: Bool, example: String) throws -> [String: Float]? {
         guard let t = try o.table(name) else { return nil }
         var out: [String: Float] = [:]
