@@ -10,6 +10,12 @@ final class TrainingTests: XCTestCase {
                                        hieraWindowSpec: [8, 4, 14, 7], hieraGlobalAttBlocks: [4],
                                        hieraWindowPosEmbedBkgSpatialSize: [7, 7], hiddenDim: 32, memDim: 16,
                                        memoryAttentionLayers: 4, memoryAttentionFeedforward: 64, numMaskmem: 7)
+    /// The embedded architecture cut to one Hiera block per stage and one memory-attention layer (trainer tests).
+    static var oneBlock: SAM2Architecture {
+        var a = SAM2Architecture.embedded
+        a.hieraStages = [1, 1, 1, 1]; a.hieraGlobalAttBlocks = [2]; a.memoryAttentionLayers = 1
+        return a
+    }
     static var miniPath: String { fixturesDir.appendingPathComponent("image_model/sam2.1-mini.pt").path }
 
     /// A small synthetic video at 256² (3 objects, occlusions and exits).
@@ -289,8 +295,7 @@ final class TrainingTests: XCTestCase {
     func testTrainerCheckpointsAndResumesExactly() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        var arch = SAM2Architecture.embedded
-        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 4; o.clipLength = 3; o.maxObjects = 1; o.checkpointEvery = 2; o.warmupSteps = 1
         o.prompts.numCorrectionPtPerFrame = 1
@@ -339,8 +344,7 @@ final class TrainingTests: XCTestCase {
     func testBatchAveragesTheGradientsOfItsClips() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        var arch = SAM2Architecture.embedded
-        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 2; o.clipLength = 3; o.maxObjects = 2; o.warmupSteps = 0; o.validationVideos = 0
         o.prompts.numCorrectionPtPerFrame = 1; o.seed = 4
@@ -403,8 +407,7 @@ final class TrainingTests: XCTestCase {
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lossw-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        var arch = SAM2Architecture.embedded
-        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        let arch = Self.oneBlock
         o.validationVideos = 0
         let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
         let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
@@ -417,8 +420,7 @@ final class TrainingTests: XCTestCase {
     func testLearningRateScalesSetEachGroupsStep() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lrscale-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        var arch = SAM2Architecture.embedded
-        arch.hieraStages = [1, 1, 1, 1]; arch.hieraGlobalAttBlocks = [2]; arch.memoryAttentionLayers = 1
+        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 1; o.clipLength = 2; o.maxObjects = 1; o.warmupSteps = 0; o.weightDecay = 0; o.clipNorm = 0
         o.prompts.numCorrectionPtPerFrame = 1; o.layerDecay = 0.5; o.validationVideos = 0
