@@ -336,6 +336,22 @@ final class TrainingTests: XCTestCase {
         }
         let resumedLog = try String(contentsOfFile: first.logPath, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(resumedLog.count, 5)
+
+        // A checkpoint written before `batchSize` and `lossWeights` existed resumes: absent options take their defaults.
+        let ckpt = try Checkpoint.open(first.checkpointPath)
+        var tensors: [String: Tensor] = [:]
+        for key in ckpt.keys { tensors[key] = try ckpt.tensor(named: key) }
+        var meta = ckpt.metadata
+        var recorded = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(meta[Trainer.optionsKey]).utf8)) as? [String: Any])
+        XCTAssertNotNil(recorded.removeValue(forKey: "batchSize"))
+        XCTAssertNotNil(recorded.removeValue(forKey: "lossWeights"))
+        meta[Trainer.optionsKey] = String(decoding: try JSONSerialization.data(withJSONObject: recorded), as: UTF8.self)
+        try SafeTensors.write(tensors, metadata: meta, to: first.checkpointPath)
+        XCTAssertEqual(try trainer(dir, steps: 6).resumeIfPossible(), 4)
+        o.batchSize = 2                                      // but a recorded batch of 1 is not silently continued as 2
+        XCTAssertThrowsError(try trainer(dir, steps: 6).resumeIfPossible()) { e in
+            XCTAssertTrue("\(e)".contains("batchSize 1 there vs 2 here"), "\(e)")
+        }
     }
 
     /// A batch of B clips trains on the clips a batch-size-1 run draws at steps sB … sB + B − 1 (each on its own worker
