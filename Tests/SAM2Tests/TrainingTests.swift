@@ -16,6 +16,12 @@ final class TrainingTests: XCTestCase {
         a.hieraStages = [1, 1, 1, 1]; a.hieraGlobalAttBlocks = [2]; a.memoryAttentionLayers = 1
         return a
     }
+
+    /// A trainer over a fresh `arch` model (initial weights seed 8) on `videos` at 256², writing to `dir`.
+    static func trainer(_ o: TrainingOptions, videos: [GroundTruthVideo], dir: String, arch: SAM2Architecture = oneBlock) throws -> Trainer {
+        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+        return try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256), outputDirectory: dir)
+    }
     static var miniPath: String { fixturesDir.appendingPathComponent("image_model/sam2.1-mini.pt").path }
 
     /// A small synthetic video at 256² (3 objects, occlusions and exits).
@@ -295,7 +301,6 @@ final class TrainingTests: XCTestCase {
     func testTrainerCheckpointsAndResumesExactly() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 4; o.clipLength = 3; o.maxObjects = 1; o.checkpointEvery = 2; o.warmupSteps = 1
         o.prompts.numCorrectionPtPerFrame = 1
@@ -303,8 +308,7 @@ final class TrainingTests: XCTestCase {
         func trainer(_ dir: String, steps: Int) throws -> Trainer {
             var opts = o
             opts.steps = steps
-            let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
-            return try Trainer(model: model, options: opts, sampler: try TrainingClipSampler(videos: videos, imageSize: 256), outputDirectory: dir)
+            return try Self.trainer(opts, videos: videos, dir: dir)
         }
         let full = try trainer(root.appendingPathComponent("full").path, steps: 4)
         try full.run()
@@ -360,7 +364,6 @@ final class TrainingTests: XCTestCase {
     func testBatchAveragesTheGradientsOfItsClips() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("batch-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 2; o.clipLength = 3; o.maxObjects = 2; o.warmupSteps = 0; o.validationVideos = 0
         o.prompts.numCorrectionPtPerFrame = 1; o.seed = 4
@@ -368,9 +371,7 @@ final class TrainingTests: XCTestCase {
         func trainer(batch: Int, _ name: String) throws -> Trainer {
             var opts = o
             opts.batchSize = batch
-            let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
-            return try Trainer(model: model, options: opts, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
-                               outputDirectory: root.appendingPathComponent(name).path)
+            return try Self.trainer(opts, videos: videos, dir: root.appendingPathComponent(name).path)
         }
         func gradients(_ t: Trainer) -> [String: [Float]] {
             Dictionary(uniqueKeysWithValues: t.model.store.parameters().compactMap { p in p.variable.grad.map { (p.key, $0.data) } })
@@ -423,11 +424,9 @@ final class TrainingTests: XCTestCase {
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lossw-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let arch = Self.oneBlock
         o.validationVideos = 0
         let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
-        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
-        _ = try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256), outputDirectory: root.path)
+        let model = try Self.trainer(o, videos: videos, dir: root.path).model
         XCTAssertEqual([model.loss.weightMask, model.loss.weightDice, model.loss.weightIoU, model.loss.weightClass], [20, 0.5, 1, 4])
     }
 
@@ -436,16 +435,13 @@ final class TrainingTests: XCTestCase {
     func testLearningRateScalesSetEachGroupsStep() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("lrscale-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let arch = Self.oneBlock
         var o = TrainingOptions()
         o.steps = 1; o.clipLength = 2; o.maxObjects = 1; o.warmupSteps = 0; o.weightDecay = 0; o.clipNorm = 0
         o.prompts.numCorrectionPtPerFrame = 1; o.layerDecay = 0.5; o.validationVideos = 0
         o.learningRateScales = ["image_encoder": 0.1, "image_encoder.neck": 0.25]
         let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 10)
-        let model = try SAM2TrainModel(architecture: arch, store: SAM2Initialization.store(arch, seed: 8))
+        let trainer = try Self.trainer(o, videos: videos, dir: root.path), model = trainer.model   // no parameter scales: weights as initialised
         let before = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable.value) })
-        let trainer = try Trainer(model: model, options: o, sampler: try TrainingClipSampler(videos: videos, imageSize: 256),
-                                  outputDirectory: root.path)
         _ = try trainer.trainStep()
         let lr = trainer.schedule.rate(at: 0)
         func largestMove(_ key: String) throws -> Float {

@@ -121,7 +121,7 @@ public enum ModelBenchmark {
         public var sgemmGflopsPerCPUSecond: Double
         /// /proc/loadavg (1, 5, 15 minutes) at the start.
         public var loadAverage: [Double]
-        /// OpenBLAS's kernel set ("SkylakeX", …), with " (set by the workbench)" when it replaced a generic fallback.
+        /// OpenBLAS's kernel set (`Parallel.blasCoreDescription`).
         public var blasCore: String?
     }
 
@@ -230,7 +230,7 @@ public enum ModelBenchmark {
         return Machine(threads: Parallel.threadCount, sgemmSize: s, sgemmGflops: g.gflops,
                        sgemmGflopsPerCPUSecond: Double(2 * s[0] * s[1] * s[2]) / g.cpuSeconds / 1e9,
                        loadAverage: loadAverage(),
-                       blasCore: Parallel.blasCore.name + (Parallel.blasCore.upgraded ? " (set by the workbench)" : ""))
+                       blasCore: Parallel.blasCoreDescription)
     }
 
     /// Runs `kinds` on each model (models in order, each model's benchmarks in `kinds` order).

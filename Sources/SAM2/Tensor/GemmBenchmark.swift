@@ -150,9 +150,8 @@ public enum GemmBenchmark {
                              repeats: repeats)
         }
         let bf16 = bfloat16Sizes.map { measureBFloat16(m: $0.m, n: $0.n, k: $0.k, repeats: repeats) }
-        let core = Parallel.blasCore
         var lines = ["threads: \(Parallel.threadCount) (OpenBLAS single-threaded, products split over our workers), repeats: \(repeats) after 1 warm-up",
-                     "OpenBLAS core: \(core.name.isEmpty ? "unknown" : core.name)\(core.upgraded ? " (set by the workbench: OpenBLAS chose a generic fallback for this CPU)" : "")",
+                     "OpenBLAS core: \(Parallel.blasCoreDescription)",
                      "", "sgemm C[m×n] = A[m×k]·B[k×n]",
                      row(["m", "n", "k", "best ms", "median ms", "cpu ms", "GFLOP/s", "median GFLOP/s"],
                          widths: [8, 8, 8, 12, 12, 12, 12, 16])]

@@ -18,24 +18,22 @@ public enum Parallel {
     /// Switches OpenBLAS to one thread, once. Its own pthread workers would otherwise spin (sched_yield) on the
     /// cores our Dispatch workers need between BLAS calls, and queue on its global lock when called from workers.
     @usableFromInline
-    static func singleThreadedBLAS() { _ = blasConfigured }
-
-    private static let blasConfigured: Bool = {
-        var name = [CChar](repeating: 0, count: 32)
-        blasCoreUpgraded = sam2_openblas_upgrade_core(&name, name.count) == 1
-        blasCoreName = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        openblas_set_num_threads(1)
-        return true
-    }()
-
-    nonisolated(unsafe) private static var blasCoreName = ""
-    nonisolated(unsafe) private static var blasCoreUpgraded = false
+    static func singleThreadedBLAS() { _ = blasCore }
 
     /// The OpenBLAS kernel set in use ("SkylakeX", "Haswell", …; empty when the library does not say), and whether
     /// this process replaced OpenBLAS's own choice (a generic fallback on a CPU it does not know: `CKernels.h`).
-    public static var blasCore: (name: String, upgraded: Bool) {
-        singleThreadedBLAS()
-        return (blasCoreName, blasCoreUpgraded)
+    /// Set up once, before the first BLAS call: the kernels corrected, then OpenBLAS made single-threaded.
+    public static let blasCore: (name: String, upgraded: Bool) = {
+        var name = [CChar](repeating: 0, count: 32)
+        let upgraded = sam2_openblas_upgrade_core(&name, name.count) == 1
+        openblas_set_num_threads(1)
+        return (String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), upgraded)
+    }()
+
+    /// `blasCore` for reports, e.g. "SkylakeX (set by the workbench: OpenBLAS chose a generic fallback for this CPU)".
+    public static var blasCoreDescription: String {
+        (blasCore.name.isEmpty ? "unknown" : blasCore.name)
+            + (blasCore.upgraded ? " (set by the workbench: OpenBLAS chose a generic fallback for this CPU)" : "")
     }
 
     /// Per-thread marker of "this thread is running a chunk of `forChunks`" (non-nil value = inside).

@@ -328,8 +328,7 @@ public final class Trainer {
                         let m = models[i], params = m.store.trainable
                         var rng = draws[i].rng
                         let tape = GradientTape()
-                        tape.watch(params)
-                        params.forEach { $0.zeroGrad() }
+                        tape.watch(params)                    // gradients are nil: zeroed after every step
                         let r = try m.forward(draws[i].clip, plan: draws[i].plan, rng: &rng)
                         tape.backward(r.losses.core)
                         return r
