@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
         --data: synthetic:COUNT[:SEED], davis:ROOT[:SPLIT], ytvos:ROOT[:SPLIT], sav:ROOT, or a DAVIS root.
         Writes OUT/train_log.csv (one row per step), OUT/validation.csv, OUT/checkpoint.safetensors (parameters + AdamW \
         state, every --checkpoint-every steps), OUT/model.safetensors (final weights; load it with any command's \
-        --checkpoint) and OUT/loss_curve.png. Re-running the same command after an interruption resumes.
+        --checkpoint; with --ema also OUT/model_ema.safetensors) and OUT/loss_curve.png. Re-running the same command after an interruption resumes.
         """)
 
     @Option(help: "embedded | ARCH.json | CHECKPOINT") var model: String
@@ -31,6 +31,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Layer-wise learning-rate decay of the Hiera trunk (1: off; the released fine-tuning uses 0.9).") var layerDecay: Float = 1
     @Option(help: "Learning-rate multipliers by key prefix, e.g. image_encoder=0.1,sam_mask_decoder=2 (longest prefix wins).") var lrScale: String = ""
     @Option(help: "Loss weights replacing the released mask=20,dice=1,iou=1,class=1, e.g. class=4.") var lossWeights: String = ""
+    @Option(help: "Keep an exponential moving average of the weights with this decay per step, e.g. 0.998 (0: off); writes OUT/model_ema.safetensors.") var ema: Float = 0
     @Option(help: "Frames per clip.") var clipLength: Int = 8
     @Option(help: "Objects per clip (max_num_objects).") var maxObjects: Int = 3
     @Option(help: "Largest frame stride inside a clip.") var maxStride: Int = 3
@@ -56,7 +57,7 @@ struct TrainCommand: ParsableCommand {
         do { o.parameterScales = try TrainingOptions.parseParameterScales(scaleParameters) } catch { throw ValidationError("--scale-parameters: \(error)") }
         do { o.lossWeights = try TrainingOptions.parseLossWeights(lossWeights) } catch { throw ValidationError("--loss-weights: \(error)") }
         o.clipLength = clipLength; o.maxObjects = maxObjects; o.maxStride = maxStride; o.imageFraction = imageFraction
-        o.reappearanceFraction = reappearanceFraction
+        o.reappearanceFraction = reappearanceFraction; o.ema = ema
         o.prompts.numCorrectionPtPerFrame = correctionClicks
         o.freeze = freeze.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         o.seed = seed; o.checkpointEvery = checkpointEvery; o.validateEvery = validateEvery
@@ -108,6 +109,7 @@ struct TrainCommand: ParsableCommand {
         CLI.orFail { try trainer.run() }
         bar.finish()
         CLI.orFail { try TrainingRun.writeLossCurve(log: trainer.logPath, to: out + "/loss_curve.png") }
+        if trainer.options.ema > 0 { print("moving average: \(trainer.emaModelPath)") }
         print("model: \(trainer.modelPath)\nlog: \(trainer.logPath)\nloss curve: \(out)/loss_curve.png")
     }
 }

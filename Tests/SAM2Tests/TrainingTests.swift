@@ -410,6 +410,55 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(try rows(r1).count, 3)
     }
 
+    /// `ema` keeps ema ← d·ema + (1 − d)·weights from the starting weights after every step without changing the
+    /// training; it survives an interruption (stored in the checkpoint) and is written as model_ema.safetensors.
+    func testMovingAverageOfTheWeights() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ema-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var o = TrainingOptions()
+        o.steps = 3; o.clipLength = 2; o.maxObjects = 1; o.warmupSteps = 0; o.validationVideos = 0; o.checkpointEvery = 1
+        o.prompts.numCorrectionPtPerFrame = 1; o.seed = 3; o.learningRate = 1e-2
+        let videos = try TrainingDataSpec.synthetic(count: 1, seed: 5).videos(imageSize: 256, syntheticFrames: 8)
+        let plain = try Self.trainer(o, videos: videos, dir: root.appendingPathComponent("plain").path)
+        o.ema = 0.75
+        let averaged = try Self.trainer(o, videos: videos, dir: root.appendingPathComponent("ema").path)
+        XCTAssertNil(averaged.emaWeights)
+        var expected = averaged.model.store.stateDict
+        for _ in 0..<2 {
+            _ = try plain.trainStep(); _ = try averaged.trainStep()
+            for (key, v) in averaged.model.store.parameters() { expected[key] = expected[key]! * 0.75 + v.value * 0.25 }
+        }
+        let ema = try XCTUnwrap(averaged.emaWeights)
+        var moved = 0
+        for (key, v) in averaged.model.store.parameters() {
+            XCTAssertEqual(try plain.model.store.variable(key).value.data, v.value.data, "the average changes the training: \(key)")
+            XCTAssertEqual(zip(ema[key]!.data, expected[key]!.data).map { abs($0 - $1) }.max(), 0, key)
+            if zip(ema[key]!.data, v.value.data).contains(where: { abs($0 - $1) > 1e-6 }) { moved += 1 }
+        }
+        XCTAssertGreaterThan(moved, 50, "the average lags the weights")
+        // Interrupted after step 2 and resumed in fresh objects: the average comes back from the checkpoint.
+        try averaged.saveCheckpoint()
+        let resumed = try Self.trainer(o, videos: videos, dir: averaged.outputDirectory)
+        XCTAssertEqual(try resumed.resumeIfPossible(), 2)
+        XCTAssertTrue(resumed.emaWeights?.mapValues(\.data) == ema.mapValues(\.data))
+        try resumed.run()
+        for (key, v) in resumed.model.store.parameters() { expected[key] = expected[key]! * 0.75 + v.value * 0.25 }
+        let written = try Checkpoint.open(resumed.emaModelPath)
+        for key in ["sam_mask_decoder.iou_prediction_head.layers.0.weight", "memory_attention.layers.0.cross_attn_image.q_proj.bias"] {
+            XCTAssertEqual(zip(try written.tensor(named: key).data, expected[key]!.data).map { abs($0 - $1) }.max(), 0, key)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: plain.emaModelPath))
+        // A checkpoint without the average (written by a run without ema) is refused as another run's.
+        try plain.saveCheckpoint()
+        XCTAssertThrowsError(try Self.trainer(o, videos: videos, dir: plain.outputDirectory).resumeIfPossible()) { e in
+            XCTAssertTrue("\(e)".contains("ema 0 there vs 0.75 here"), "\(e)")
+        }
+        for bad: Float in [1, -0.1, .nan] {
+            o.ema = bad
+            XCTAssertThrowsError(try o.validate()) { e in XCTAssertTrue("\(e)".contains("ema"), "\(e)") }
+        }
+    }
+
     /// `lossWeights` replace the released weights by name and reach the trainer's loss; bad names and weights are
     /// errors naming them.
     func testLossWeightsReplaceTheReleasedOnes() throws {

@@ -34,6 +34,7 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', batch_size = 0}", "batch size: expected 1…64, got 0"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {klass = 2}}", "NAME one of mask, dice, iou, class"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {class = -1}}", "a weight ≥ 0, got 'class=-1.0'"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', ema = 1}", "ema: expected a decay in [0, 1)"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in
@@ -59,6 +60,12 @@ final class TrainingBindingsTests: XCTestCase {
         let jf = try XCTUnwrap(s.number("return run.validation[1].j_and_f"))
         XCTAssertTrue((0...1).contains(jf))
         XCTAssertEqual(try s.string("return sam2.load(run.model):info().image_size .. ''"), "128")
+        XCTAssertEqual(try s.string("return tostring(run.model_ema)"), "nil")
+        // With a moving average of the weights: its model file, and validation of both.
+        try s.execute("ema_run = sam2.train{\(common.replacingOccurrences(of: "/run'", with: "/ema'")), steps = 2, ema = 0.9}")
+        XCTAssertEqual(try s.string("return sam2.load(ema_run.model_ema):info().image_size .. ''"), "128")
+        XCTAssertEqual(try s.string("return ema_run.validation[3].setting"), "3 memories ema")
+        XCTAssertEqual(try s.number("return #ema_run.validation"), 4)
         // Resumes at step 2; an error raised by the callback ends the call with it.
         XCTAssertThrowsError(try s.execute("sam2.train{\(common), steps = 5, on_step = function(row) error('stop here ' .. row.step) end}")) { e in
             XCTAssertTrue("\(e)".contains("stop here 3"), "\(e)")

@@ -9,10 +9,11 @@ public enum TrainingCheckpoint {
     public static let formatKey = "sam2_workbench_training"
     public static let formatVersion = "1"
 
-    /// Writes `parameters` and `optimizer`'s state at global step `step` to `path`; `metadata` is stored alongside.
+    /// Writes `parameters` and `optimizer`'s state at global step `step` to `path`; `metadata` and `extra` tensors
+    /// (e.g. a moving average of the weights, under their own key prefix) are stored alongside.
     public static func save(to path: String, parameters: [String: Variable], optimizer: AdamW, step: Int,
-                            metadata: [String: String] = [:]) throws {
-        var tensors: [String: Tensor] = [:]
+                            metadata: [String: String] = [:], extra: [String: Tensor] = [:]) throws {
+        var tensors = extra
         var meta = metadata
         meta[formatKey] = formatVersion
         meta["step"] = String(step)

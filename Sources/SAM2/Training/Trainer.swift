@@ -54,6 +54,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var syntheticFrames = 48
     /// Prompt simulation.
     public var prompts = TrainingPromptSettings()
+    /// Decay of an exponential moving average of the weights kept beside them (0: none), updated after every
+    /// optimiser step as ema ← decay·ema + (1 − decay)·weights from the starting weights; written as
+    /// `model_ema.safetensors` and validated beside the weights. It does not change the training itself.
+    public var ema: Float = 0
 
     public init() {}
 
@@ -81,6 +85,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
             throw bad("loss weights", "NAME=WEIGHT with NAME one of \(TrainingOptions.lossTerms.joined(separator: ", ")) and a weight ≥ 0, got '\(name)=\(w)'")
         }
         if checkpointEvery < 1 { throw bad("checkpoint every", "≥ 1, got \(checkpointEvery)") }
+        if !(ema >= 0 && ema < 1) { throw bad("ema", "a decay in [0, 1) (0: off), got \(ema)") }
         if validateEvery < 0 || validationVideos < 0 { throw bad("validation", "non-negative counts") }
     }
 }
@@ -178,6 +183,13 @@ public final class Trainer {
     public var modelPath: String { outputDirectory + "/model.safetensors" }
     public var logPath: String { outputDirectory + "/train_log.csv" }
     public var validationPath: String { outputDirectory + "/validation.csv" }
+    public var emaModelPath: String { outputDirectory + "/model_ema.safetensors" }
+
+    /// The moving average of the weights by state-dict key (`options.ema` > 0), made from the weights at the first
+    /// step or read back from the checkpoint.
+    public private(set) var emaWeights: [String: Tensor]? = nil
+    /// Checkpoint key prefix of the moving average's tensors.
+    static let emaKeyPrefix = "ema."
 
     public init(model: SAM2TrainModel, options: TrainingOptions, sampler: TrainingClipSampler, outputDirectory: String) throws {
         try options.validate()
@@ -222,6 +234,14 @@ public final class Trainer {
         try checkResumable(recorded: Checkpoint.open(checkpointPath).metadata[Self.optionsKey])   // header only
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
         step = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer)
+        if options.ema > 0 {
+            let file = try SafeTensors.read(checkpointPath)
+            emaWeights = try Dictionary(uniqueKeysWithValues: all.map { key, v in
+                let name = Self.emaKeyPrefix + key
+                guard file.contains(name) else { throw CheckpointError.missingKey(path: checkpointPath, key: name) }
+                return (key, try file.tensor(named: name, expectShape: v.value.shape))
+            })
+        }
         return step
     }
 
@@ -365,6 +385,7 @@ public final class Trainer {
     public func trainStep() throws -> TrainingLogRow {
         let start = Date()
         let params = model.store.trainable
+        if options.ema > 0 && emaWeights == nil { emaWeights = model.store.stateDict }   // the average starts at the starting weights
         let (result, frames) = try computeGradients(step: step)
         if options.clipNorm > 0 { _ = Variable.clipGradientNorm(params, maxNorm: options.clipNorm) }
         let lr = schedule.rate(at: step)
@@ -374,6 +395,7 @@ public final class Trainer {
             optimizer.step(g.parameters)
         }
         optimizer.zeroGrad(params)
+        updateMovingAverage()
         step += 1
         let l = result.losses
         return TrainingLogRow(step: step, learningRate: lr, loss: l.core.value.data[0], mask: l.mask.value.data[0],
@@ -381,6 +403,20 @@ public final class Trainer {
                               meanIoU: result.frameIoU.reduce(0, +) / Double(max(1, result.frameIoU.count)), frames: frames,
                               seconds: Date().timeIntervalSince(start))
     }
+
+    /// ema ← decay·ema + (1 − decay)·weights for every parameter (frozen ones stay equal to their weights).
+    func updateMovingAverage() {
+        let d = options.ema
+        guard d > 0 else { return }
+        guard var average = emaWeights else { return }
+        for (key, v) in model.store.parameters() {
+            average[key] = average[key]! * d + v.value * (1 - d)
+        }
+        emaWeights = average
+    }
+
+    /// The moving average as a state dict (the weights themselves until the first step).
+    var emaStateDict: [String: Tensor] { emaWeights ?? model.store.stateDict }
 
     /// Trains until `options.steps` (or until `onStep` says stop), logging, checkpointing and validating as
     /// configured; then writes the model and validates it.
@@ -402,6 +438,7 @@ public final class Trainer {
             if options.validateEvery > 0 && step % options.validateEvery == 0 && step < options.steps { try validate() }
         }
         try saveModel(to: modelPath)
+        if options.ema > 0 { try saveModel(to: emaModelPath, weights: emaStateDict) }
         try validate()
     }
 
@@ -457,36 +494,42 @@ public final class Trainer {
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
         var meta = [SAM2Architecture.metadataKey: model.architecture.json]
         if let data = try? JSONEncoder().encode(options), let json = String(data: data, encoding: .utf8) { meta[Self.optionsKey] = json }
-        try TrainingCheckpoint.save(to: checkpointPath, parameters: all, optimizer: optimizer, step: step, metadata: meta)
+        let extra = options.ema > 0 ? Dictionary(uniqueKeysWithValues: emaStateDict.map { (Self.emaKeyPrefix + $0.key, $0.value) }) : [:]
+        try TrainingCheckpoint.save(to: checkpointPath, parameters: all, optimizer: optimizer, step: step, metadata: meta, extra: extra)
     }
 
-    /// Writes the current weights as a model checkpoint (state dict + architecture) that `SAM2VideoModel` loads.
-    public func saveModel(to path: String, metadata: [String: String] = [:]) throws {
+    /// Writes the current weights (or `weights`, a state dict such as the moving average) as a model checkpoint
+    /// (state dict + architecture) that `SAM2VideoModel` loads.
+    public func saveModel(to path: String, weights: [String: Tensor]? = nil, metadata: [String: String] = [:]) throws {
         var meta = metadata
         meta[SAM2Architecture.metadataKey] = model.architecture.json
         meta["step"] = String(step)
         let partial = path + ".partial"
-        try SafeTensors.write(model.store.stateDict, metadata: meta, to: partial)
+        try SafeTensors.write(weights ?? model.store.stateDict, metadata: meta, to: partial)
         if FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
         do { try FileManager.default.moveItem(atPath: partial, toPath: path) }
         catch { throw CheckpointError.writeFailed(path: path, reason: error.localizedDescription) }
     }
 
     /// The current weights as an inference model (through a temporary safetensors file).
-    public func inferenceModel() throws -> SAM2VideoModel {
+    public func inferenceModel(weights: [String: Tensor]? = nil) throws -> SAM2VideoModel {
         let path = outputDirectory + "/.validation-model.safetensors"
-        try saveModel(to: path)
+        try saveModel(to: path, weights: weights)
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try SAM2VideoModel(checkpoint: path)
     }
 
-    /// J&F of the current weights on the validation videos (first-frame masks, DAVIS protocol) with the model's
-    /// memory and with 1 memory; appended to validation.csv.
+    /// J&F of the current weights (and of their moving average, settings suffixed " ema") on the validation videos
+    /// (first-frame masks, DAVIS protocol) with the model's memory and with 1 memory; appended to validation.csv.
     @discardableResult
     public func validate() throws -> [(String, Double)] {
         guard !validationVideos.isEmpty else { return [] }
-        let results = try Self.evaluate(model: try inferenceModel(), videos: validationVideos,
-                                        memories: [model.architecture.numMaskmem, 1])
+        let memories = [model.architecture.numMaskmem, 1]
+        var results = try Self.evaluate(model: try inferenceModel(), videos: validationVideos, memories: memories)
+        if options.ema > 0 {
+            results += try Self.evaluate(model: try inferenceModel(weights: emaStateDict), videos: validationVideos, memories: memories)
+                .map { ($0.0 + " ema", $0.1) }
+        }
         if !FileManager.default.fileExists(atPath: validationPath) {
             try "step,setting,j_and_f\n".write(toFile: validationPath, atomically: true, encoding: .utf8)
         }

@@ -7,7 +7,7 @@ enum TrainingBindings {
     static let known = ["model", "data", "steps", "batch_size", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
                         "layer_decay", "lr_scale", "scale_parameters", "loss_weights", "clip_length", "max_objects", "max_stride", "image_fraction",
                         "reappearance_fraction", "correction_clicks", "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
-                        "synthetic_frames", "resume", "on_step"]
+                        "synthetic_frames", "ema", "resume", "on_step"]
 
     static func train(_ call: LuaCall) throws -> [LuaValue] {
         let o = try call.options(1, known: known)
@@ -53,6 +53,7 @@ enum TrainingBindings {
         if let v = try o.int("val_videos") { opts.validationVideos = v }
         if let v = try o.int("val_frames") { opts.validationFrames = v }
         if let v = try o.int("synthetic_frames") { opts.syntheticFrames = v }
+        if let v = try o.number("ema") { opts.ema = Float(v) }
         do { try opts.validate() } catch { throw o.error("options", "\(error)") }
         let callback = try o.function("on_step")
         if try o.bool("resume") == false { try? FileManager.default.removeItem(atPath: out + "/checkpoint.safetensors") }
@@ -88,7 +89,8 @@ enum TrainingBindings {
         bar.finish()
         let curve = out + "/loss_curve.png"
         try TrainingRun.writeLossCurve(log: trainer.logPath, to: curve)
-        return [.record([("model", .string(trainer.modelPath)), ("checkpoint", .string(trainer.checkpointPath)),
+        let ema: [(String, LuaValue)] = opts.ema > 0 ? [("model_ema", .string(trainer.emaModelPath))] : []
+        return [.record([("model", .string(trainer.modelPath))] + ema + [("checkpoint", .string(trainer.checkpointPath)),
                          ("log", .string(trainer.logPath)), ("loss_curve", .string(curve)), ("steps", .int(trainer.step)),
                          ("validation", .array(validation))])]
     }
