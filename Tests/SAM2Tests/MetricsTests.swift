@@ -190,4 +190,67 @@ final class MetricsTests: XCTestCase {
             XCTAssertTrue(path.hasSuffix("s/00001.png"))
         }
     }
+
+    /// An evaluation of given per-object J&F values (J = F = the value), one inner array per sequence.
+    static func evaluation(_ sequences: [[Double]], offset: Double = 0) throws -> EvaluationResult {
+        let seqs: [[String: Any]] = sequences.enumerated().map { i, values in
+            ["name": "s\(i)", "objects": values.enumerated().map { k, v -> [String: Any] in
+                let stats: [String: Any] = ["mean": v + offset, "recall": 1, "decay": 0]
+                return ["sequence": "s\(i)", "object": "\(k + 1)", "frames": ["00001"], "j": [v + offset], "f": [v + offset],
+                        "jStatistics": stats, "fStatistics": stats]
+            }]
+        }
+        let global: [String: Any] = ["jAndFMean": 0, "jMean": 0, "jRecall": 0, "jDecay": 0, "fMean": 0, "fRecall": 0, "fDecay": 0]
+        let json: [String: Any] = ["sequences": seqs, "global": global, "missingPredictions": [String](), "framePairs": 1]
+        return try JSONDecoder().decode(EvaluationResult.self, from: JSONSerialization.data(withJSONObject: json))
+    }
+
+    /// The J&F-Mean's interval resamples whole sequences (weighted by their objects, as the toolkit's mean over all
+    /// objects), deterministically per seed; a paired difference cancels what two evaluations share.
+    func testBootstrapIntervalsOverSequences() throws {
+        // Two one-object sequences at 0 and 1: resampled means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4.
+        let coin = try Self.evaluation([[0], [1]])
+        let i = try coin.jAndFInterval(resamples: 4000, seed: 1)
+        XCTAssertEqual(i.estimate, 0.5)
+        XCTAssertEqual(i.lower, 0); XCTAssertEqual(i.upper, 1)
+        XCTAssertEqual(i.standardError, 0.5.squareRoot() / 2, accuracy: 0.01)
+        XCTAssertEqual(i.sequences, 2); XCTAssertEqual(i.resamples, 4000); XCTAssertEqual(i.level, 0.95)
+        XCTAssertEqual(try coin.jAndFInterval(resamples: 4000, seed: 1), i)
+        XCTAssertNotEqual(try coin.jAndFInterval(resamples: 4000, seed: 2).standardError, i.standardError)
+        // A 40% interval of the same: the 30% and 70% quantiles of {0: 1/4, 0.5: 1/2, 1: 1/4} are both 0.5.
+        let half = try coin.jAndFInterval(level: 0.4, resamples: 4000, seed: 1)
+        XCTAssertEqual(half.lower, 0.5); XCTAssertEqual(half.upper, 0.5)
+        // Objects count as the toolkit counts them (3 objects at 1, 1 at 0: 0.75), but are drawn with their sequence.
+        let clustered = try Self.evaluation([[1, 1, 1], [0]]).jAndFInterval(resamples: 2000)
+        XCTAssertEqual(clustered.estimate, 0.75)
+        XCTAssertEqual(clustered.lower, 0); XCTAssertEqual(clustered.upper, 1)
+        // Equal sequences leave nothing to resample; empty sequences are not units.
+        let flat = try Self.evaluation(Array(repeating: [0.8, 0.8], count: 10) + [[]]).jAndFInterval()
+        XCTAssertEqual(flat.lower, 0.8, accuracy: 1e-12); XCTAssertEqual(flat.upper, 0.8, accuracy: 1e-12)
+        XCTAssertEqual(flat.standardError, 0, accuracy: 1e-12); XCTAssertEqual(flat.sequences, 10)
+        // 30 sequences of varied values: the interval holds the estimate and the standard error is near the
+        // textbook one (sample standard deviation / √n) for equal-sized sequences.
+        var rng = SplitMix64(seed: 9)
+        let values = (0..<30).map { _ in Double(rng.next() % 1000) / 1000 }
+        let wide = try Self.evaluation(values.map { [$0] }).jAndFInterval(resamples: 4000)
+        let mean = values.reduce(0, +) / 30
+        let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 29).squareRoot()
+        XCTAssertEqual(wide.estimate, mean, accuracy: 1e-12)
+        XCTAssertTrue(wide.lower < mean && mean < wide.upper, "\(wide)")
+        XCTAssertEqual(wide.standardError, sd / 30.squareRoot(), accuracy: 0.1 * sd / 30.squareRoot())
+        XCTAssertEqual(wide.upper - wide.lower, 2 * 1.96 * wide.standardError, accuracy: 0.2 * wide.standardError)
+
+        // Paired: every object 0.1 better than the baseline gives exactly 0.1, whatever the spread between videos.
+        let better = try Self.evaluation(values.map { [$0, 1 - $0] }, offset: 0.1)
+        let base = try Self.evaluation(values.map { [$0, 1 - $0] })
+        let d = try better.jAndFDifference(from: base)
+        XCTAssertEqual(d.estimate, 0.1, accuracy: 1e-12)
+        XCTAssertEqual(d.lower, 0.1, accuracy: 1e-12); XCTAssertEqual(d.upper, 0.1, accuracy: 1e-12)
+        XCTAssertThrowsError(try better.jAndFDifference(from: Self.evaluation(values.map { [$0] }))) { e in
+            guard case let BootstrapError.unmatchedObjects(here, there)? = e as? BootstrapError else { return XCTFail("\(e)") }
+            XCTAssertEqual(here.count, 30); XCTAssertEqual(here.first, "s0_2"); XCTAssertEqual(there, [])
+        }
+        XCTAssertThrowsError(try coin.jAndFInterval(level: 1)) { e in XCTAssertTrue("\(e)".contains("level"), "\(e)") }
+        XCTAssertThrowsError(try coin.jAndFInterval(resamples: 0)) { e in XCTAssertTrue("\(e)".contains("resamples"), "\(e)") }
+    }
 }

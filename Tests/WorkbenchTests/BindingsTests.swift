@@ -136,6 +136,16 @@ final class BindingsTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("size must be 16…16384"), "\(e)")
         }
         XCTAssertThrowsError(try s.execute("metrics.evaluate('\(dir)/none', '\(dir)/none')"))
+        // The interval of a perfect prediction is a point; against itself as the baseline the difference is 0.
+        let gt = "\(dir)/synth/Annotations/480p"
+        let c = try s.execute("""
+            local g = metrics.evaluate('\(gt)', '\(gt)', {baseline = '\(gt)', resamples = 100})
+            return g.j_and_f_interval.lower, g.j_and_f_interval.upper, g.j_and_f_interval.sequences, g.baseline_j_and_f, g.difference.estimate, g.difference.upper
+            """)
+        XCTAssertEqual(c.compactMap(\.double), [1, 1, 2, 1, 0, 0])
+        XCTAssertThrowsError(try s.execute("metrics.evaluate('\(gt)', '\(gt)', {resamples = 0})")) { e in
+            XCTAssertTrue("\(e)".contains("resamples"), "\(e)")
+        }
     }
 
     func testTensorBinding() throws {

@@ -74,8 +74,9 @@ public struct EvaluationResult: Codable, Sendable {
     /// All objects, sequence by sequence.
     public var objects: [ObjectEvaluation] { sequences.flatMap(\.objects) }
 
-    /// JSON with the global line, per-sequence and per-object statistics and the per-frame values.
-    public func jsonData() throws -> Data {
+    /// JSON with the global line, per-sequence and per-object statistics and the per-frame values; `intervals`
+    /// (e.g. the J&F-Mean's bootstrap interval) are added under "bootstrap" by name.
+    public func jsonData(intervals: [String: BootstrapInterval] = [:]) throws -> Data {
         func num(_ v: Double) -> Any { v.isNaN ? NSNull() : v }
         func stats(_ s: MetricStatistics) -> [String: Any] {
             ["mean": num(s.mean), "recall": num(s.recall), "decay": num(s.decay)]
@@ -90,8 +91,14 @@ public struct EvaluationResult: Codable, Sendable {
                   "frames": o.frames, "J_per_frame": o.j.map(num), "F_per_frame": o.f.map(num)]
              }]
         }
-        let root: [String: Any] = ["global": g, "sequences": seqs, "missing_predictions": missingPredictions,
+        var root: [String: Any] = ["global": g, "sequences": seqs, "missing_predictions": missingPredictions,
                                    "frame_pairs": framePairs]
+        if !intervals.isEmpty {
+            root["bootstrap"] = intervals.mapValues { i -> [String: Any] in
+                ["estimate": num(i.estimate), "lower": num(i.lower), "upper": num(i.upper), "level": i.level,
+                 "standard_error": num(i.standardError), "resamples": i.resamples, "sequences": i.sequences]
+            }
+        }
         return try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
     }
 

@@ -16,11 +16,13 @@ enum MetricsBindings {
         return [.record([("j", .number(j)), ("f", .number(f)), ("jf", .number((j + f) / 2))])]
     }
 
-    /// metrics.evaluate(gt_dir, pred_dir [, {per_object, sequences, skip_first_and_last}]) → table
+    /// metrics.evaluate(gt_dir, pred_dir [, {per_object, sequences, skip_first_and_last, baseline, resamples}]) → table
     /// (no progress callback: VOSEvaluation reports progress from its worker threads, and Lua is single-threaded)
     static func evaluate(_ call: LuaCall) throws -> [LuaValue] {
         let gt = try call.string(1), pred = try call.string(2)
-        let o = try call.options(3, known: ["per_object", "sequences", "skip_first_and_last"])
+        let o = try call.options(3, known: ["per_object", "sequences", "skip_first_and_last", "baseline", "resamples"])
+        let resamples = try o.int("resamples") ?? 2000
+        guard resamples >= 1 else { throw o.error("resamples", "≥ 1 expected, got \(resamples)") }
         var sequences: [String]? = nil
         if let t = try o.table("sequences") {
             sequences = try t.array.enumerated().map { i, v in
@@ -28,17 +30,30 @@ enum MetricsBindings {
                 return s
             }
         }
-        let evaluation = VOSEvaluation(groundTruth: gt, predictions: pred,
-                                       layout: try o.bool("per_object") == true ? .perObject : .palette,
-                                       sequences: sequences, skipFirstAndLast: try o.bool("skip_first_and_last") ?? true)
-        let result = try evaluation.run()
+        let layout: MaskFolderLayout = try o.bool("per_object") == true ? .perObject : .palette
+        let skip = try o.bool("skip_first_and_last") ?? true
+        func run(_ predictions: String) throws -> EvaluationResult {
+            try VOSEvaluation(groundTruth: gt, predictions: predictions, layout: layout, sequences: sequences, skipFirstAndLast: skip).run()
+        }
+        func record(_ i: BootstrapInterval) -> LuaValue {
+            .record([("estimate", .number(i.estimate)), ("lower", .number(i.lower)), ("upper", .number(i.upper)),
+                     ("level", .number(i.level)), ("standard_error", .number(i.standardError)), ("sequences", .int(i.sequences))])
+        }
+        let result = try run(pred)
         let g = result.global
         var fields: [(String, LuaValue)] = [
             ("j_and_f", .number(g.jAndFMean)), ("j_mean", .number(g.jMean)), ("j_recall", .number(g.jRecall)),
             ("j_decay", .number(g.jDecay)), ("f_mean", .number(g.fMean)), ("f_recall", .number(g.fRecall)),
             ("f_decay", .number(g.fDecay)), ("frame_pairs", .int(result.framePairs)),
             ("missing", .array(result.missingPredictions.map { .string($0) })),
+            ("j_and_f_interval", record(try result.jAndFInterval(resamples: resamples))),
         ]
+        if let baseline = try o.string("baseline") {
+            let base = try run(baseline)
+            fields.append(("baseline_j_and_f", .number(base.global.jAndFMean)))
+            do { fields.append(("difference", record(try result.jAndFDifference(from: base, resamples: resamples)))) }
+            catch let error as BootstrapError { throw o.error("baseline", error.description) }
+        }
         fields.append(("sequences", .array(result.sequences.map { s in
             .record([("name", .string(s.name)), ("j_and_f", .number(s.jAndF)), ("j_mean", .number(s.jMean)),
                      ("f_mean", .number(s.fMean)),
