@@ -40,6 +40,13 @@ public enum TrainingCheckpoint {
     /// global step. Every parameter must be present with its shape (typed errors name the file and the key).
     @discardableResult
     public static func load(from path: String, parameters: [String: Variable], optimizer: AdamW) throws -> Int {
+        try load(from: path, parameters: parameters, optimizer: optimizer, extra: [:]).step
+    }
+
+    /// `load`, also reading the `extra` tensors `save` stored (names and expected shapes) in the same pass: each
+    /// must be present with its shape, and nothing changes unless everything reads.
+    public static func load(from path: String, parameters: [String: Variable], optimizer: AdamW,
+                            extra: [String: [Int]]) throws -> (step: Int, extra: [String: Tensor]) {
         let file = try SafeTensors.read(path)
         guard file.metadata[formatKey] != nil else {
             throw CheckpointError.badHeader(path: path, reason: "not a training checkpoint (no \(formatKey) metadata)")
@@ -65,10 +72,14 @@ public enum TrainingCheckpoint {
             }
             values.append((p, value, state))
         }
+        let extras = try Dictionary(uniqueKeysWithValues: extra.map { name, shape in
+            guard file.contains(name) else { throw CheckpointError.missingKey(path: path, key: name) }
+            return (name, try file.tensor(named: name, expectShape: shape))
+        })
         for (p, value, state) in values {
             p.value = value
             if let (s, m, v) = state { optimizer.setState(of: p, step: s, expAvg: m, expAvgSq: v) }
         }
-        return step
+        return (step, extras)
     }
 }

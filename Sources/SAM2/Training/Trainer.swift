@@ -233,14 +233,11 @@ public final class Trainer {
         guard FileManager.default.fileExists(atPath: checkpointPath) else { return 0 }
         try checkResumable(recorded: Checkpoint.open(checkpointPath).metadata[Self.optionsKey])   // header only
         let all = Dictionary(uniqueKeysWithValues: model.store.parameters().map { ($0.key, $0.variable) })
-        step = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer)
+        let averaged = options.ema > 0 ? Dictionary(uniqueKeysWithValues: all.map { (Self.emaKeyPrefix + $0.key, $0.value.value.shape) }) : [:]
+        let loaded = try TrainingCheckpoint.load(from: checkpointPath, parameters: all, optimizer: optimizer, extra: averaged)
+        step = loaded.step
         if options.ema > 0 {
-            let file = try SafeTensors.read(checkpointPath)
-            emaWeights = try Dictionary(uniqueKeysWithValues: all.map { key, v in
-                let name = Self.emaKeyPrefix + key
-                guard file.contains(name) else { throw CheckpointError.missingKey(path: checkpointPath, key: name) }
-                return (key, try file.tensor(named: name, expectShape: v.value.shape))
-            })
+            emaWeights = Dictionary(uniqueKeysWithValues: loaded.extra.map { (String($0.key.dropFirst(Self.emaKeyPrefix.count)), $0.value) })
         }
         return step
     }
@@ -407,10 +404,11 @@ public final class Trainer {
     /// ema ← decay·ema + (1 − decay)·weights for every parameter (frozen ones stay equal to their weights).
     func updateMovingAverage() {
         let d = options.ema
-        guard d > 0 else { return }
-        guard var average = emaWeights else { return }
+        guard d > 0, var average = emaWeights else { return }
+        emaWeights = nil                                  // sole owner: the tensors below update in place
         for (key, v) in model.store.parameters() {
-            average[key] = average[key]! * d + v.value * (1 - d)
+            average[key]! *= d
+            average[key]! += v.value * (1 - d)
         }
         emaWeights = average
     }
