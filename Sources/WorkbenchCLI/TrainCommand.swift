@@ -25,7 +25,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lr"), help: "Peak learning rate.") var learningRate: Float = 1e-3
     @Option(name: .customLong("final-lr"), help: "Learning rate at the last step.") var finalLearningRate: Float = 1e-5
     @Option(help: "Warm-up steps (default: min(50, steps / 10)).") var warmup: Int?
-    @Option(help: "Decay after warm-up: cosine or linear.") var decay: String = "cosine"
+    @Option(help: "Steps at the peak rate after warm-up, before the decay starts (0: decay at once).") var hold: Int = 0
+    @Option(help: "Decay after warm-up (and --hold): cosine or linear.") var decay: String = "cosine"
     @Option(help: "AdamW weight decay (matrices and kernels only).") var weightDecay: Float = 0.01
     @Option(help: "Global gradient-norm clip (0: off).") var clipNorm: Float = 1
     @Option(help: "Layer-wise learning-rate decay of the Hiera trunk (1: off; the released fine-tuning uses 0.9).") var layerDecay: Float = 1
@@ -52,7 +53,7 @@ struct TrainCommand: ParsableCommand {
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
         o.steps = steps; o.batchSize = batchSize; o.learningRate = learningRate; o.finalLearningRate = finalLearningRate; o.warmupSteps = warmup ?? min(50, steps / 10)
-        o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
+        o.holdSteps = hold; o.decay = decay; o.weightDecay = weightDecay; o.clipNorm = clipNorm; o.layerDecay = layerDecay
         do { o.learningRateScales = try TrainingOptions.parseLearningRateScales(lrScale) } catch { throw ValidationError("--lr-scale: \(error)") }
         do { o.parameterScales = try TrainingOptions.parseParameterScales(scaleParameters) } catch { throw ValidationError("--scale-parameters: \(error)") }
         do { o.lossWeights = try TrainingOptions.parseLossWeights(lossWeights) } catch { throw ValidationError("--loss-weights: \(error)") }

@@ -278,6 +278,15 @@ final class AutodiffTests: XCTestCase {
         XCTAssertEqual(cosine.rate(at: 500), 1e-5, accuracy: 1e-9)
         let linear = LearningRateSchedule(peak: 1, warmupSteps: 0, totalSteps: 4, decay: .linear)
         XCTAssertEqual((0...4).map { linear.rate(at: $0) }, [1, 0.75, 0.5, 0.25, 0])
+        // Held: 10 warm-up steps, 50 at the peak, the cosine over the last 50.
+        let held = LearningRateSchedule(peak: 1e-3, final: 1e-5, warmupSteps: 10, holdSteps: 50, totalSteps: 110)
+        XCTAssertEqual(held.rate(at: 4), 5e-4, accuracy: 1e-9)
+        XCTAssertEqual(held.rate(at: 59), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(held.rate(at: 60), 1e-3, accuracy: 1e-9)
+        XCTAssertEqual(held.rate(at: 85), 1e-5 + (1e-3 - 1e-5) * 0.5, accuracy: 1e-9)
+        XCTAssertEqual(held.rate(at: 110), 1e-5, accuracy: 1e-9)
+        let constant = LearningRateSchedule(peak: 2, final: 0, warmupSteps: 0, holdSteps: 4, totalSteps: 4, decay: .linear)
+        XCTAssertEqual((0...3).map { constant.rate(at: $0) }, [2, 2, 2, 2])
     }
 
     func testClipGradientNorm() {

@@ -20,6 +20,7 @@ final class CLITrainCommandTests: WorkbenchCLITestCase {
         let cases: [([String], String)] = [
             (["--data", "synthetic:x"], "--data"),
             (["--data", "synthetic:2", "--warmup", "50"], "warmup"),
+            (["--data", "synthetic:2", "--warmup", "1", "--hold", "3"], "hold: expected 0…steps − warm-up (2), got 3"),
             (["--data", "synthetic:2", "--freeze", "no_such_module"], "no_such_module"),
             (["--data", "synthetic:2", "--decay", "step"], "decay"),
             (["--data", "synthetic:2", "--lr-scale", "image_encoder=0"], "--lr-scale"),
@@ -62,13 +63,17 @@ final class CLITrainCommandTests: WorkbenchCLITestCase {
         let model = try SAM2VideoModel(checkpoint: out + "/model.safetensors")
         XCTAssertEqual(model.imageSize, 128)
         XCTAssertEqual(try Checkpoint.open(out + "/checkpoint.safetensors").metadata["step"], "3")
-        // Same command with more steps: resumes at step 3 and appends.
-        let second = try workbench(common + ["--steps", "5"])
+        // Same command with more steps (and the peak rate held 2 steps after warm-up): resumes at step 3 and appends.
+        let second = try workbench(common + ["--steps", "5", "--hold", "2"])
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stdout.contains("resuming at step 3"), second.stdout)
         let log2 = try String(contentsOfFile: out + "/train_log.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(log2.count, 6)
         XCTAssertTrue(log2.count > 4 && log2[4].hasPrefix("4,"), "\(log2)")
+        // Step 4 is the last held one (1 warm-up + 2 held + 2 decaying): the peak 1e-3, where no hold gives 5.05e-4.
+        let rates = log2.dropFirst().map { Double($0.split(separator: ",")[1]) ?? -1 }
+        XCTAssertEqual(rates[3], 1e-3, accuracy: 1e-9, "\(log2)")
+        XCTAssertEqual(rates[4], 5.05e-4, accuracy: 1e-9, "\(log2)")
         // Another run's options (a different seed) are refused, naming the option, instead of continuing this run.
         let other = try workbench(common + ["--steps", "5", "--seed", "9"])
         XCTAssertNotEqual(other.status, 0)

@@ -35,6 +35,7 @@ final class TrainingBindingsTests: XCTestCase {
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {klass = 2}}", "NAME one of mask, dice, iou, class"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', loss_weights = {class = -1}}", "a weight ≥ 0, got 'class=-1.0'"),
             ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', ema = 1}", "ema: expected a decay in [0, 1)"),
+            ("sam2.train{model = '\(arch)', data = 'synthetic:1', steps = 1, out = '\(dir)/a', hold = 5}", "hold: expected 0…steps − warm-up (1), got 5"),
         ]
         for (code, needle) in cases {
             XCTAssertThrowsError(try s.execute(code), code) { e in

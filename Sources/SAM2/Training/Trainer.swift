@@ -13,6 +13,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var learningRate: Float = 1e-3
     public var finalLearningRate: Float = 1e-5
     public var warmupSteps = 50
+    /// Steps at the peak rate after warm-up, before the decay (0: decay at once).
+    public var holdSteps = 0
     public var decay = "cosine"
     /// AdamW weight decay on matrices and kernels (biases, norms, embeddings vectors: none, as the official groups).
     public var weightDecay: Float = 0.01
@@ -68,6 +70,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if batchSize < 1 || batchSize > 64 { throw bad("batch size", "1…64, got \(batchSize)") }
         if !(learningRate > 0) || !(finalLearningRate >= 0) { throw bad("learning rate", "> 0, got \(learningRate) / final \(finalLearningRate)") }
         if warmupSteps < 0 || warmupSteps > steps { throw bad("warmup", "0…steps (\(steps)), got \(warmupSteps)") }
+        if holdSteps < 0 || warmupSteps + holdSteps > steps {
+            throw bad("hold", "0…steps − warm-up (\(steps - warmupSteps)), got \(holdSteps)")
+        }
         if LearningRateSchedule.Decay(rawValue: decay) == nil { throw bad("decay", "cosine or linear, got \(decay)") }
         if clipLength < 1 || clipLength > 64 { throw bad("clip length", "1…64, got \(clipLength)") }
         if maxObjects < 1 { throw bad("max objects", "≥ 1, got \(maxObjects)") }
@@ -271,7 +276,7 @@ public final class Trainer {
     /// The learning-rate schedule of this run.
     public var schedule: LearningRateSchedule {
         LearningRateSchedule(peak: options.learningRate, final: options.finalLearningRate, warmupSteps: options.warmupSteps,
-                             totalSteps: options.steps, decay: LearningRateSchedule.Decay(rawValue: options.decay) ?? .cosine)
+                             holdSteps: options.holdSteps, totalSteps: options.steps, decay: LearningRateSchedule.Decay(rawValue: options.decay) ?? .cosine)
     }
 
     /// Replicas of the model for the clips after the first in a batch (weights copied from `model` before each step).
@@ -444,11 +449,11 @@ public final class Trainer {
     public static let optionsKey = "sam2_workbench_training_options"
 
     /// The options as sorted-key JSON, without the ones a resumed run may change: how often it checkpoints and
-    /// validates, and its length (`steps`, `warmupSteps`: extending a run recomputes the schedule from the new length).
+    /// validates, and its length (`steps`, `warmupSteps`, `holdSteps`: extending a run recomputes the schedule from the new length).
     static func resumeRelevantOptions(_ options: TrainingOptions) -> [String: String] {
         var o = options
         o.checkpointEvery = 1; o.validateEvery = 0; o.validationVideos = 0; o.validationFrames = 0
-        o.steps = 1; o.warmupSteps = 0
+        o.steps = 1; o.warmupSteps = 0; o.holdSteps = 0
         guard let data = try? JSONEncoder().encode(o),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         return object.mapValues { value in

@@ -4,7 +4,7 @@ import SAM2
 /// `sam2.train{…}`: the `workbench train` command from Lua (same options, snake_case), with an optional
 /// `on_step(row)` callback (return false to stop after the current step, which is checkpointed).
 enum TrainingBindings {
-    static let known = ["model", "data", "steps", "batch_size", "out", "lr", "final_lr", "warmup", "decay", "weight_decay", "clip_norm",
+    static let known = ["model", "data", "steps", "batch_size", "out", "lr", "final_lr", "warmup", "hold", "decay", "weight_decay", "clip_norm",
                         "layer_decay", "lr_scale", "scale_parameters", "loss_weights", "clip_length", "max_objects", "max_stride", "image_fraction",
                         "reappearance_fraction", "correction_clicks", "freeze", "seed", "checkpoint_every", "validate_every", "val_videos", "val_frames",
                         "synthetic_frames", "ema", "resume", "on_step"]
@@ -21,6 +21,7 @@ enum TrainingBindings {
         if let v = try o.number("lr") { opts.learningRate = Float(v) }
         if let v = try o.number("final_lr") { opts.finalLearningRate = Float(v) }
         opts.warmupSteps = try o.int("warmup") ?? min(50, steps / 10)
+        if let v = try o.int("hold") { opts.holdSteps = v }
         if let v = try o.string("decay") { opts.decay = v }
         if let v = try o.number("weight_decay") { opts.weightDecay = Float(v) }
         if let v = try o.number("clip_norm") { opts.clipNorm = Float(v) }
