@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import SAM2
+import CKernels
 
 /// The training pipeline: architecture records, initialisation, prompt simulation, clip sampling, the clip forward
 /// against the inference tracker, learning on a fixed clip, and the trainer's checkpoints / resume.
@@ -457,6 +458,26 @@ final class TrainingTests: XCTestCase {
             o.ema = bad
             XCTAssertThrowsError(try o.validate()) { e in XCTAssertTrue("\(e)".contains("ema"), "\(e)") }
         }
+    }
+
+    /// The trainer's allocator settings take effect: after them a 30 MiB block comes from the heap, not from its own
+    /// mmap (glibc's default threshold, at most 32 MiB and adapting, would map it), and freeing it keeps the memory.
+    func testTrainerKeepsFreedMemoryInTheHeap() throws {
+        func statistics() throws -> (mapped: Int, inUse: Int, heap: Int) {
+            var s = [Int](repeating: 0, count: 3)
+            guard s.withUnsafeMutableBufferPointer({ sam2_malloc_statistics($0.baseAddress!) }) == 1 else { throw XCTSkip("glibc ≥ 2.33 only") }
+            return (s[0], s[1], s[2])
+        }
+        _ = try statistics()
+        XCTAssertTrue(Trainer.retainsFreedMemory, "glibc refused the settings")
+        let before = try statistics()
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 30 << 20, alignment: 16)
+        let during = try statistics()
+        XCTAssertEqual(during.mapped, before.mapped, "a 30 MiB block was mapped on its own")
+        XCTAssertGreaterThanOrEqual(during.inUse, before.inUse + (30 << 20))
+        block.deallocate()
+        let after = try statistics()
+        XCTAssertGreaterThanOrEqual(after.heap, during.heap, "the heap was trimmed after the free")
     }
 
     /// `lossWeights` replace the released weights by name and reach the trainer's loss; bad names and weights are

@@ -46,6 +46,17 @@ sam2_bf16_gemm_kernel sam2_bf16_gemm(sam2_bf16_gemm_kernel kernel, int transA, i
 /// Writes the core in use to `core` (empty when unknown) and returns 1 when it changed it, else 0.
 int sam2_openblas_upgrade_core(char *core, size_t capacity);
 
+/// Makes glibc's malloc keep freed memory for reuse instead of returning it to the kernel: blocks up to 32 MiB come
+/// from the heap (no per-block mmap/munmap), the heap top is not trimmed below 2 GiB and grows in 256 MiB steps. A
+/// training step builds and frees gigabytes of tape activations; with glibc's defaults much of it goes back to the
+/// kernel after each step and comes back as fresh zeroed pages (page faults) in the next. Costs resident memory
+/// (the peak stays mapped). Returns 1 when glibc accepted all three settings, 0 elsewhere (other C libraries).
+int sam2_malloc_retain_freed_memory(void);
+
+/// glibc's heap counters (mallinfo2): blocks mapped on their own, bytes in use, bytes of the heap (main arena) in
+/// `out[0…2]`. Returns 1 on glibc, 0 elsewhere (out untouched). For tests of the settings above.
+int sam2_malloc_statistics(size_t out[3]);
+
 #ifdef __cplusplus
 }
 #endif

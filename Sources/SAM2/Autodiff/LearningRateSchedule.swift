@@ -36,7 +36,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
         if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
         let start = warmupSteps + holdSteps, span = totalSteps - start
         if step >= totalSteps { return final }
-        if step < start || span <= 0 { return peak }
+        if step < start { return peak }   // here start <= step < totalSteps, so span > 0
         let t = Double(step - start) / Double(span)
         let w = decay == .cosine ? 0.5 * (1 + cos(Double.pi * t)) : 1 - t
         return final + (peak - final) * Float(w)

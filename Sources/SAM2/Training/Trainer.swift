@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 
 /// Settings of a training run (what `workbench train` and `sam2.train` take). Defaults: a from-scratch run of the
 /// embedded model; the released fine-tuning recipe differs in learning rate (5e-6) and clipping (0.1).
@@ -195,6 +196,11 @@ public final class Trainer {
     public private(set) var emaWeights: [String: Tensor]? = nil
     /// Checkpoint key prefix of the moving average's tensors.
     static let emaKeyPrefix = "ema."
+
+    /// True once `run` has told glibc to keep freed memory (`sam2_malloc_retain_freed_memory`; once per process, false
+    /// on other C libraries): each step frees its tape and the next allocates as much again, which with glibc's
+    /// defaults means fresh zeroed pages every step (−4 % step time on a 16-frame step, docs/training.md "Speed").
+    public static let retainsFreedMemory: Bool = sam2_malloc_retain_freed_memory() == 1
 
     public init(model: SAM2TrainModel, options: TrainingOptions, sampler: TrainingClipSampler, outputDirectory: String) throws {
         try options.validate()
@@ -424,6 +430,7 @@ public final class Trainer {
     /// Trains until `options.steps` (or until `onStep` says stop), logging, checkpointing and validating as
     /// configured; then writes the model and validates it.
     public func run() throws {
+        _ = Self.retainsFreedMemory
         if step == 0 || !FileManager.default.fileExists(atPath: logPath) {
             try "step,lr,loss,loss_mask,loss_dice,loss_iou,loss_class,mean_iou,frames,seconds\n".write(toFile: logPath, atomically: true, encoding: .utf8)
         }
